@@ -1,0 +1,34 @@
+# The README's two commands: `make lab` runs the whole lab on the local cluster, `make test` runs the suite.
+# Both create the virtual environment from pyproject.toml first, so a fresh machine needs nothing else.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: lab test lint env-lab env-test clean
+
+$(VENV)/.python-ok:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@touch $@
+
+$(VENV)/.installed-%: pyproject.toml $(VENV)/.python-ok
+	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	@touch $@
+
+env-lab: $(VENV)/.installed-lab
+env-test: $(VENV)/.installed-test
+
+lab: env-lab
+	$(BIN)/labkit run
+
+lint: env-test
+	$(BIN)/ruff check registry labkit tests bench
+	$(BIN)/ruff format --check registry labkit tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
