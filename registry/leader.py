@@ -1,0 +1,299 @@
+"""Leader election through a ``coordination.k8s.io/v1`` Lease, following client-go's rules.
+
+The rules, as in client-go's ``leaderelection`` package:
+
+* a candidate acquires the Lease only when it is free (no holder), its own, or expired, where "expired" is
+  judged by *locally observed* time: the moment this process last saw the Lease record change, plus the
+  lease duration. Clocks of other machines are never compared with ours;
+* the leader renews every retry period and stops acting as leader as soon as no renewal has succeeded
+  within the renew deadline, which is shorter than the lease duration, so it steps down before any other
+  candidate may take over;
+* every write carries the ``resourceVersion`` it read, so of two concurrent writers the stale one loses
+  (HTTP 409) instead of overwriting;
+* ``leaseTransitions`` is incremented whenever the holder changes;
+* on shutdown the leader releases the Lease (empty holder), so a rolling restart fails over in about one
+  retry period instead of a whole lease duration.
+
+``is_leader`` is derived from the time of the last successful renewal, so a renewal call that hangs (the API
+unreachable, the process paused) cannot keep this replica acting as leader past the renew deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+log = logging.getLogger("registry.leader")
+
+DEFAULT_LEASE_NAME = "mcp-mesh-registry-leader"
+
+
+class LeaseConflict(Exception):
+    """The Lease changed since it was read (HTTP 409), or was created concurrently."""
+
+
+class LeaseAPI(Protocol):
+    """The three Lease operations the elector needs; each returns the Lease as a JSON dict."""
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Lease, or None when it does not exist."""
+
+    def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create the Lease; raise LeaseConflict when it already exists."""
+
+    def replace(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace the Lease; raise LeaseConflict when body's resourceVersion is stale."""
+
+
+@dataclass(frozen=True)
+class ElectionSettings:
+    """Who competes for which Lease, with which timings (seconds)."""
+
+    namespace: str
+    identity: str
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    lease_name: str = DEFAULT_LEASE_NAME
+
+    def __post_init__(self) -> None:
+        if not (self.lease_duration > self.renew_deadline > self.retry_period > 0):
+            raise ValueError(
+                "leader election timings must satisfy lease duration > renew deadline > retry period > 0, "
+                f"got {self.lease_duration}s / {self.renew_deadline}s / {self.retry_period}s"
+            )
+        if not self.identity:
+            raise ValueError("leader election needs a non-empty identity")
+
+
+def micro_time(moment: datetime) -> str:
+    """Kubernetes MicroTime text for a moment: RFC 3339 with microseconds, UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class KubernetesLeaseAPI:
+    """LeaseAPI over the official Kubernetes client, with a per-call timeout."""
+
+    def __init__(self, api_client: Any, request_timeout: float) -> None:
+        from kubernetes.client import CoordinationV1Api
+
+        self._api = CoordinationV1Api(api_client)
+        self._timeout = request_timeout
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            response = method(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            if exc.status == 409:
+                raise LeaseConflict(exc.reason) from exc
+            raise
+        data: dict[str, Any] = json.loads(response.data)
+        return data
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._call(self._api.read_namespaced_lease, name, namespace)
+
+    def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        created = self._call(self._api.create_namespaced_lease, namespace, body)
+        if created is None:
+            raise LeaseConflict(f"namespace {namespace} not found while creating the Lease")
+        return created
+
+    def replace(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        replaced = self._call(self._api.replace_namespaced_lease, name, namespace, body)
+        if replaced is None:
+            raise LeaseConflict(f"Lease {namespace}/{name} disappeared while replacing it")
+        return replaced
+
+
+class LeaderElector:
+    """Competes for a Lease and keeps ``is_leader`` true only while leadership is safely held.
+
+    ``on_change(is_leader)`` is called (in the event loop) whenever this replica starts or stops leading.
+    Time comes from ``clock`` (monotonic seconds) so tests can drive it.
+    """
+
+    def __init__(
+        self,
+        settings: ElectionSettings,
+        api: LeaseAPI,
+        *,
+        on_change: Callable[[bool], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._api = api
+        self._on_change = on_change
+        self._clock = clock
+        self._leading = False
+        self._last_renew: float | None = None
+        self._observed_record: tuple[Any, ...] | None = None
+        self._observed_at = 0.0
+        self.transitions_seen = 0
+        self.last_error: str | None = None
+        self.holder: str | None = None
+        self._stopping = asyncio.Event()
+
+    # -- state -----------------------------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        """True while this replica holds the Lease and renewed it within the renew deadline."""
+        if not self._leading or self._last_renew is None:
+            return False
+        return self._clock() - self._last_renew < self.settings.renew_deadline
+
+    def _set_leading(self, leading: bool) -> None:
+        if leading == self._leading:
+            return
+        self._leading = leading
+        if leading:
+            self.transitions_seen += 1
+        log.info(
+            "leader election: %s leading lease %s/%s",
+            "started" if leading else "stopped",
+            self.settings.namespace,
+            self.settings.lease_name,
+            extra={"identity": self.settings.identity, "leading": leading},
+        )
+        if self._on_change is not None:
+            self._on_change(leading)
+
+    # -- one attempt ------------------------------------------------------------------------------------
+
+    def try_acquire_or_renew(self) -> bool:
+        """One client-go style attempt: create, renew or take over the Lease. True when we hold it."""
+        s = self.settings
+        now_wall = datetime.now(UTC)
+        now = self._clock()
+        current = self._api.get(s.namespace, s.lease_name)
+        spec_new = {
+            "holderIdentity": s.identity,
+            "leaseDurationSeconds": max(1, round(s.lease_duration)),
+            "acquireTime": micro_time(now_wall),
+            "renewTime": micro_time(now_wall),
+            "leaseTransitions": 0,
+        }
+        if current is None:
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": s.lease_name, "namespace": s.namespace},
+                "spec": spec_new,
+            }
+            try:
+                self._api.create(s.namespace, body)
+            except LeaseConflict:
+                return False
+            self._record_observed(spec_new, now)
+            self.holder = s.identity
+            self._last_renew = now
+            return True
+
+        spec = current.get("spec") or {}
+        self._record_observed(spec, now)
+        holder = spec.get("holderIdentity") or ""
+        self.holder = holder or None
+        if holder and holder != s.identity and self._observed_at + s.lease_duration > now:
+            return False  # someone else holds an unexpired lease
+
+        if holder == s.identity:
+            spec_new["acquireTime"] = spec.get("acquireTime") or spec_new["acquireTime"]
+            spec_new["leaseTransitions"] = spec.get("leaseTransitions") or 0
+        else:
+            spec_new["leaseTransitions"] = (spec.get("leaseTransitions") or 0) + 1
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {**current["metadata"]},  # carries resourceVersion: a stale write gets 409
+            "spec": spec_new,
+        }
+        try:
+            self._api.replace(s.namespace, s.lease_name, body)
+        except LeaseConflict:
+            return False
+        self._record_observed(spec_new, now)
+        self.holder = s.identity
+        self._last_renew = now
+        return True
+
+    def _record_observed(self, spec: dict[str, Any], now: float) -> None:
+        record = (
+            spec.get("holderIdentity"),
+            spec.get("renewTime"),
+            spec.get("acquireTime"),
+            spec.get("leaseTransitions"),
+        )
+        if record != self._observed_record:
+            self._observed_record = record
+            self._observed_at = now
+
+    # -- loops -----------------------------------------------------------------------------------------
+
+    async def _attempt(self) -> bool:
+        """One attempt in a worker thread, bounded by the retry period; errors count as failures."""
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(self.try_acquire_or_renew), timeout=self.settings.renew_deadline
+            )
+        except TimeoutError:
+            self.last_error = "the Kubernetes API did not answer in time"
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("leader election: attempt failed: %s", self.last_error)
+        return False
+
+    async def run(self) -> None:
+        """Acquire, renew and step down, until ``stop()``; then release the Lease if we hold it."""
+        s = self.settings
+        while not self._stopping.is_set():
+            acquired = await self._attempt()
+            if acquired:
+                self.last_error = None
+                self._set_leading(True)
+            elif self.holder not in (None, s.identity) or not self.is_leader:
+                self._set_leading(False)  # someone else holds it, or the renew deadline has passed
+            await self._sleep(s.retry_period)
+        await self.release()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    def stop(self) -> None:
+        """Ask ``run()`` to finish: it releases the Lease and returns."""
+        self._stopping.set()
+
+    async def release(self) -> None:
+        """Give the Lease up (empty holder) so another replica can take it at once."""
+        was_leading = self.is_leader
+        self._set_leading(False)
+        if not was_leading:
+            return
+        s = self.settings
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._release_now), timeout=s.retry_period)
+        except Exception as exc:  # releasing is a courtesy: the lease expires anyway
+            log.warning("leader election: could not release the lease: %s", exc)
+
+    def _release_now(self) -> None:
+        s = self.settings
+        current = self._api.get(s.namespace, s.lease_name)
+        if current is None or (current.get("spec") or {}).get("holderIdentity") != s.identity:
+            return
+        now_wall = micro_time(datetime.now(UTC))
+        spec = {**current["spec"], "holderIdentity": "", "leaseDurationSeconds": 1, "renewTime": now_wall}
+        body = {**current, "spec": spec}
+        self._api.replace(s.namespace, s.lease_name, body)
+        log.info("leader election: released lease %s/%s", s.namespace, s.lease_name)

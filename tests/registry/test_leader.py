@@ -1,0 +1,153 @@
+"""Leader election rules, driven with an in-memory Lease store and a controllable clock.
+
+The store behaves like the API server where it matters: writes carry a resourceVersion, and a stale one
+is refused with a conflict. Against the real API server the same elector is exercised by the HA tests.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from registry.leader import ElectionSettings, LeaderElector, LeaseConflict
+
+
+class FakeLeaseStore:
+    """Leases by name with API-server style resourceVersion checks."""
+
+    def __init__(self) -> None:
+        self.leases: dict[str, dict[str, Any]] = {}
+        self.version = 0
+        self.unreachable = False
+
+    def _check(self) -> None:
+        if self.unreachable:
+            raise ConnectionError("API server unreachable")
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self._check()
+        lease = self.leases.get(name)
+        return copy.deepcopy(lease) if lease else None
+
+    def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._check()
+        name = body["metadata"]["name"]
+        if name in self.leases:
+            raise LeaseConflict("already exists")
+        return self._store(name, body)
+
+    def replace(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._check()
+        if body["metadata"].get("resourceVersion") != self.leases[name]["metadata"]["resourceVersion"]:
+            raise LeaseConflict("the object has been modified")
+        return self._store(name, body)
+
+    def _store(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.version += 1
+        stored = copy.deepcopy(body)
+        stored["metadata"]["resourceVersion"] = str(self.version)
+        self.leases[name] = stored
+        return copy.deepcopy(stored)
+
+    def spec(self, name: str = "mcp-mesh-registry-leader") -> dict[str, Any]:
+        return self.leases[name]["spec"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def elector(store: FakeLeaseStore, clock: Clock, identity: str) -> LeaderElector:
+    settings = ElectionSettings(
+        namespace="mcp-mesh", identity=identity, lease_duration=15, renew_deadline=10, retry_period=2
+    )
+    return LeaderElector(settings, store, clock=clock)
+
+
+def test_first_candidate_creates_the_lease_and_others_wait() -> None:
+    store, clock = FakeLeaseStore(), Clock()
+    a, b = elector(store, clock, "registry-0"), elector(store, clock, "registry-1")
+    assert a.try_acquire_or_renew()
+    assert not b.try_acquire_or_renew()
+    assert store.spec()["holderIdentity"] == "registry-0"
+    assert store.spec()["leaseTransitions"] == 0
+    assert b.holder == "registry-0"
+
+
+def test_takeover_only_after_locally_observed_expiry() -> None:
+    store, clock = FakeLeaseStore(), Clock()
+    a, b = elector(store, clock, "registry-0"), elector(store, clock, "registry-1")
+    assert a.try_acquire_or_renew()
+    assert not b.try_acquire_or_renew()  # b starts observing the record now
+    clock.now += 14.9
+    assert not b.try_acquire_or_renew()  # unchanged for less than the lease duration
+    clock.now += 0.2
+    assert b.try_acquire_or_renew()
+    assert store.spec()["holderIdentity"] == "registry-1"
+    assert store.spec()["leaseTransitions"] == 1
+
+
+def test_renewals_keep_the_lease_and_reset_the_observers_timer() -> None:
+    store, clock = FakeLeaseStore(), Clock()
+    a, b = elector(store, clock, "registry-0"), elector(store, clock, "registry-1")
+    a.try_acquire_or_renew()
+    b.try_acquire_or_renew()
+    for _ in range(10):
+        clock.now += 2
+        assert a.try_acquire_or_renew()
+        assert not b.try_acquire_or_renew()
+    assert store.spec()["leaseTransitions"] == 0
+
+
+def test_stale_writer_loses_on_resource_version() -> None:
+    store, clock = FakeLeaseStore(), Clock()
+    a = elector(store, clock, "registry-0")
+    a.try_acquire_or_renew()
+    stale = store.get("mcp-mesh", "mcp-mesh-registry-leader")
+    assert stale is not None
+    clock.now += 2
+    a.try_acquire_or_renew()  # moves the resourceVersion on
+    with pytest.raises(LeaseConflict):
+        store.replace("mcp-mesh", "mcp-mesh-registry-leader", stale)
+
+
+def test_leader_steps_down_when_renewals_fail_past_the_deadline() -> None:
+    store, clock = FakeLeaseStore(), Clock()
+    a = elector(store, clock, "registry-0")
+    a.try_acquire_or_renew()
+    a._set_leading(True)
+    assert a.is_leader
+    store.unreachable = True
+    clock.now += 9.9
+    assert a.is_leader
+    clock.now += 0.2
+    assert not a.is_leader  # before the lease (15 s) can expire for anyone else
+
+
+async def test_release_lets_another_candidate_take_over_at_once() -> None:
+    store, clock = FakeLeaseStore(), Clock()
+    a, b = elector(store, clock, "registry-0"), elector(store, clock, "registry-1")
+    changes: list[bool] = []
+    a._on_change = changes.append
+    assert a.try_acquire_or_renew()
+    a._set_leading(True)
+    assert not b.try_acquire_or_renew()
+    await a.release()
+    assert changes == [True, False]
+    assert store.spec()["holderIdentity"] == ""
+    assert b.try_acquire_or_renew()
+    assert store.spec()["leaseTransitions"] == 1
+
+
+@pytest.mark.parametrize(("lease", "renew", "retry"), [(10, 10, 2), (15, 2, 2), (15, 10, 0), (5, 10, 2)])
+def test_out_of_order_timings_are_refused(lease: float, renew: float, retry: float) -> None:
+    with pytest.raises(ValueError, match="lease duration > renew deadline > retry period"):
+        ElectionSettings(
+            namespace="ns", identity="x", lease_duration=lease, renew_deadline=renew, retry_period=retry
+        )
