@@ -1,3 +1,65 @@
-"""labkit: the helper package the lab's notebooks call, its CLI, and the local cluster."""
+"""labkit: the helper package the lab's notebooks call, its CLI, and the local cluster.
+
+import labkit as lk
+lab = lk.connect(cluster="local", namespace="mcp-mesh")
+lab.apply("registry-statefulset-dev.yaml")
+lab.wait_rollout("statefulset/mcp-mesh-registry")
+with lab.port_forward("svc/mcp-mesh-registry", 8000) as url:
+    lk.check(lk.RegistryClient(url).health()["status"] == "healthy", "the registry is healthy")
+"""
+
+from labkit.checks import check, expect_failure, show
+from labkit.errors import (
+    BadParameter,
+    CheckFailed,
+    ClusterUnavailable,
+    KubectlFailed,
+    LabError,
+    ManifestError,
+    NamespaceMissing,
+    ObjectNotFound,
+    RegistryError,
+    RegistryUnavailable,
+    WaitTimeout,
+)
+from labkit.lab import Lab, connect
+from labkit.load import LoadResult, load_test
+from labkit.metrics import parse_metrics, plot_metrics, sample_metrics, scrape_metrics, select_metric
+from labkit.paths import MANIFESTS, NOTEBOOKS, kubectl_path
+from labkit.records import RECORD_MIME, read_records, record
+from labkit.registry_client import RegistryClient
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "MANIFESTS",
+    "NOTEBOOKS",
+    "RECORD_MIME",
+    "BadParameter",
+    "CheckFailed",
+    "ClusterUnavailable",
+    "KubectlFailed",
+    "Lab",
+    "LabError",
+    "LoadResult",
+    "ManifestError",
+    "NamespaceMissing",
+    "ObjectNotFound",
+    "RegistryClient",
+    "RegistryError",
+    "RegistryUnavailable",
+    "WaitTimeout",
+    "check",
+    "connect",
+    "expect_failure",
+    "kubectl_path",
+    "load_test",
+    "parse_metrics",
+    "plot_metrics",
+    "read_records",
+    "record",
+    "sample_metrics",
+    "scrape_metrics",
+    "select_metric",
+    "show",
+]

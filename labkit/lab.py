@@ -1,0 +1,717 @@
+"""The Lab: one object for the cluster the lab runs on, with kubectl-shaped, synchronous operations."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import itertools
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from labkit import manifests, summaries
+from labkit.errors import (
+    BadParameter,
+    ClusterUnavailable,
+    KubectlFailed,
+    LabError,
+    ManifestError,
+    NamespaceMissing,
+    ObjectNotFound,
+    require_type,
+)
+from labkit.kube import Kube, KubeApiError, Ref, parse_ref
+from labkit.paths import kubectl_path
+from labkit.portforward import kubectl_forward, local_forward
+from labkit.waiting import check_timeout, poll
+
+FIELD_MANAGER = "labkit"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DEFAULT_TABLE_KINDS = ("statefulset", "pod", "svc", "pvc")
+WORKLOAD_KINDS = ("StatefulSet", "Deployment", "ReplicaSet", "DaemonSet")
+DELETE_CONDITIONS = ("delete", "deleted")
+
+Condition = str | Callable[[dict[str, Any]], bool]
+
+
+def check_namespace_name(namespace: object) -> str:
+    """Validate a namespace name (a DNS label) and return it."""
+    require_type("namespace", namespace, str)
+    assert isinstance(namespace, str)
+    if not DNS_LABEL.match(namespace) or len(namespace) > 63:
+        raise BadParameter(
+            f"namespace {namespace!r} is not a valid name: lowercase letters, digits and '-', at most 63"
+        )
+    return namespace
+
+
+def connect(
+    cluster: str | None = "local",
+    namespace: str = "mcp-mesh",
+    *,
+    kubeconfig: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> Lab:
+    """Connect to the lab's cluster and return a Lab.
+
+    cluster: ``"local"`` for labkit's local cluster (started when it is not running), a kube context name
+    (``"kind-kind"``, ``"minikube"``, ...), or None for the kubeconfig's current context.
+    """
+    if cluster is not None:
+        require_type("cluster", cluster, str)
+    namespace = check_namespace_name(namespace)
+    if cluster == "local":
+        kube = Kube(start_local_cluster(progress), None)
+        local = True
+    else:
+        kube = Kube(kubeconfig, cluster)
+        local = False
+    version = kube.server_version()
+    return Lab(kube, namespace, local=local, server_version=version)
+
+
+def start_local_cluster(progress: bool = True) -> str:
+    """Start labkit's local cluster if it is not running and return its kubeconfig path."""
+    try:
+        from labkit.cluster import LocalCluster  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        raise ClusterUnavailable(
+            "labkit's local cluster is not available in this installation; "
+            "connect to another cluster with connect(cluster='<kube context>')"
+        ) from None
+    try:
+        info = LocalCluster().up(progress=progress)
+    except LabError:
+        raise
+    except Exception as exc:
+        raise ClusterUnavailable(f"the local cluster did not start: {exc}") from None
+    return str(info.kubeconfig)
+
+
+class Lab:
+    """The cluster the lab runs on and the namespace it works in; every method is synchronous."""
+
+    def __init__(self, kube: Kube, namespace: str, *, local: bool = False, server_version: str = "") -> None:
+        self.kube = kube
+        self.namespace = check_namespace_name(namespace)
+        self.local = local
+        self.server_version = server_version
+        self._round_robin = itertools.count()
+
+    def __repr__(self) -> str:
+        where = "local cluster" if self.local else f"context {self.context!r}"
+        return f"<Lab {where} {self.server_version} namespace={self.namespace!r}>"
+
+    @property
+    def kubeconfig(self) -> str:
+        """Path of the kubeconfig in use."""
+        return self.kube.kubeconfig
+
+    @property
+    def context(self) -> str:
+        """Name of the kube context in use."""
+        return self.kube.context_name
+
+    # -- namespaces and errors ----------------------------------------------------------------------
+
+    def ensure_namespace(self) -> None:
+        """Create the lab's namespace unless it exists (server-side apply, so it is idempotent)."""
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}}
+        resource = self.kube.resource("v1", "Namespace")
+        self.kube.call(
+            f"create namespace {self.namespace}",
+            resource.server_side_apply,
+            body=body,
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
+
+    def namespace_exists(self, namespace: str | None = None) -> bool:
+        """Whether the namespace (default: the lab's) exists."""
+        try:
+            self.kube.get(self.kube.resource("v1", "Namespace"), namespace or self.namespace, None)
+        except KubeApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def _not_found(self, what: str, namespace: str | None) -> LabError:
+        """The error for a 404: a missing namespace when that is the cause, else the missing object."""
+        if namespace and not self.namespace_exists(namespace):
+            return NamespaceMissing(
+                f"namespace {namespace!r} does not exist: create it with lab.ensure_namespace() "
+                f"(kubectl create namespace {namespace})"
+            )
+        where = f" in namespace {namespace!r}" if namespace else ""
+        return ObjectNotFound(f"{what} not found{where}")
+
+    def _ns(self, namespace: str | None) -> str:
+        return check_namespace_name(namespace) if namespace is not None else self.namespace
+
+    # -- apply and delete ---------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        source: manifests.Source,
+        namespace: str | None = None,
+        images: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The objects apply would send: loaded, images rewritten, protocols filled, namespaces set."""
+        objects = manifests.load_objects(source)
+        if images:
+            manifests.rewrite_images(objects, images)
+        manifests.fill_port_protocols(objects)
+        for obj in objects:
+            resource = self.kube.resource(obj["apiVersion"], obj["kind"])
+            metadata = obj.setdefault("metadata", {})
+            if resource.namespaced:
+                if namespace is not None:
+                    metadata["namespace"] = self._ns(namespace)
+                else:
+                    metadata.setdefault("namespace", self.namespace)
+            else:
+                metadata.pop("namespace", None)
+        return manifests.apply_order(objects)
+
+    def apply(
+        self,
+        source: manifests.Source,
+        namespace: str | None = None,
+        images: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """Server-side apply a file, folder, Kustomize directory, dict or list of dicts.
+
+        Returns ``["statefulset/mcp-mesh-registry", ...]``. ``images`` rewrites container images by
+        repository (``{"mcp-mesh/registry": "mcp-mesh/registry:ci-1"}``). An object's namespace comes
+        from ``namespace`` when given, else from the object, else the lab's namespace.
+        """
+        applied: list[str] = []
+        for obj in self.prepare(source, namespace, images):
+            resource = self.kube.resource(obj["apiVersion"], obj["kind"])
+            name, ns = obj["metadata"]["name"], obj["metadata"].get("namespace")
+            ref = f"{obj['kind'].lower()}/{name}"
+            try:
+                self.kube.call(
+                    f"apply {ref}",
+                    resource.server_side_apply,
+                    body=obj,
+                    name=name,
+                    namespace=ns,
+                    field_manager=FIELD_MANAGER,
+                    force_conflicts=True,
+                )
+            except KubeApiError as exc:
+                if exc.status == 404 and ns and not self.namespace_exists(ns):
+                    raise self._not_found(ref, ns) from None
+                raise ManifestError(f"apply {ref} was rejected: {exc.server_message}") from None
+            applied.append(ref)
+        return applied
+
+    def delete(
+        self,
+        source_or_ref: manifests.Source,
+        namespace: str | None = None,
+        wait: bool = True,
+        grace_period: int | None = None,
+        timeout: float = 120,
+    ) -> None:
+        """Delete ``"pod/x"`` or the objects of a manifest source; missing objects are fine.
+
+        With wait, block until the objects are gone.
+        """
+        if grace_period is not None:
+            require_type("grace_period", grace_period, int)
+        targets: list[tuple[Any, str, str | None]] = []
+        if isinstance(source_or_ref, str) and looks_like_ref(source_or_ref):
+            ref = parse_ref(source_or_ref)
+            resource = self.kube.resource_for_kind(ref.kind)
+            targets.append((resource, ref.name, self._ns(namespace) if resource.namespaced else None))
+        else:
+            for obj in self.prepare(source_or_ref, namespace):
+                resource = self.kube.resource(obj["apiVersion"], obj["kind"])
+                targets.append((resource, obj["metadata"]["name"], obj["metadata"].get("namespace")))
+        for resource, name, ns in reversed(targets):
+            try:
+                self.kube.call(
+                    f"delete {resource.kind.lower()}/{name}",
+                    resource.delete,
+                    name=name,
+                    namespace=ns,
+                    grace_period_seconds=grace_period,
+                    propagation_policy="Background",
+                )
+            except KubeApiError as exc:
+                if exc.status != 404:
+                    raise
+        if wait:
+            names = ", ".join(f"{r.kind.lower()}/{n}" for r, n, _ in targets)
+
+            def gone() -> tuple[bool, str]:
+                left = [f"{r.kind.lower()}/{n}" for r, n, ns in targets if self._exists(r, n, ns)]
+                return not left, f"waiting for {', '.join(left)}" if left else "gone"
+
+            poll(gone, f"{names} to be deleted", timeout, interval=0.5, progress=False)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def _exists(self, resource: Any, name: str, namespace: str | None) -> bool:
+        try:
+            self.kube.get(resource, name, namespace)
+        except KubeApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def _resolve(self, ref: str | Ref, namespace: str | None = None) -> tuple[Any, Ref, str | None]:
+        parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
+        resource = self.kube.resource_for_kind(parsed.kind)
+        return resource, parsed, self._ns(namespace) if resource.namespaced else None
+
+    def get(self, ref: str, namespace: str | None = None) -> dict[str, Any]:
+        """One object as a dict, e.g. ``lab.get("statefulset/mcp-mesh-registry")``."""
+        resource, parsed, ns = self._resolve(ref, namespace)
+        try:
+            return self.kube.get(resource, parsed.name, ns)
+        except KubeApiError as exc:
+            if exc.status == 404:
+                raise self._not_found(str(parsed), ns) from None
+            raise
+
+    def exists(self, ref: str, namespace: str | None = None) -> bool:
+        """Whether the object exists."""
+        resource, parsed, ns = self._resolve(ref, namespace)
+        return self._exists(resource, parsed.name, ns)
+
+    def list_objects(
+        self, kind: str, selector: str | None = None, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Objects of one kind in the namespace (or cluster-wide for cluster-scoped kinds)."""
+        resource = self.kube.resource_for_kind(kind)
+        ns = self._ns(namespace) if resource.namespaced else None
+        items = self.kube.list(resource, ns, label_selector=selector)
+        for item in items:
+            item.setdefault("kind", resource.kind)
+            item.setdefault("apiVersion", resource.group_version)
+        return items
+
+    def table(self, *kinds: str, selector: str | None = None) -> pd.DataFrame:
+        """Like ``kubectl get statefulset,pod,svc,pvc -l SELECTOR``: one row per object."""
+        wanted = [
+            k.strip() for arg in (kinds or DEFAULT_TABLE_KINDS) for k in str(arg).split(",") if k.strip()
+        ]
+        return summaries.objects_frame([obj for kind in wanted for obj in self.list_objects(kind, selector)])
+
+    def pods(self, selector: str | None = None) -> pd.DataFrame:
+        """Pods: name, phase, ready, restarts, ip, node, reason."""
+        return summaries.pods_frame(self.list_objects("pod", selector))
+
+    def logs(
+        self,
+        pod: str,
+        previous: bool = False,
+        tail: int | None = None,
+        container: str | None = None,
+    ) -> str:
+        """A pod's container log (``previous=True``: the last terminated container's)."""
+        parsed = parse_ref(pod, default_kind="pod")
+        if parsed.kind not in ("pod", "pods", "po"):
+            raise BadParameter(f"logs needs a pod, like 'pod/mcp-mesh-registry-0', not {pod!r}")
+        if tail is not None:
+            require_type("tail", tail, int)
+        from kubernetes.client import CoreV1Api
+
+        try:
+            return str(
+                self.kube.call(
+                    f"logs of pod/{parsed.name}",
+                    CoreV1Api(self.kube.api_client).read_namespaced_pod_log,
+                    parsed.name,
+                    self.namespace,
+                    previous=previous,
+                    tail_lines=tail,
+                    container=container,
+                )
+            )
+        except KubeApiError as exc:
+            if exc.status == 404 and not self._exists(
+                self.kube.resource("v1", "Pod"), parsed.name, self.namespace
+            ):
+                raise self._not_found(f"pod/{parsed.name}", self.namespace) from None
+            raise
+
+    def events(self, ref: str | None = None) -> pd.DataFrame:
+        """Events in the namespace (of one object when ref is given): type, reason, object, message..."""
+        field_selector = None
+        if ref is not None:
+            resource, parsed, _ = self._resolve(ref)
+            field_selector = f"involvedObject.name={parsed.name},involvedObject.kind={resource.kind}"
+        events = self.kube.list(
+            self.kube.resource("v1", "Event"), self.namespace, field_selector=field_selector
+        )
+        return summaries.events_frame(events)
+
+    def describe(self, ref: str) -> str:
+        """``kubectl describe`` of one object, run with the real kubectl."""
+        parsed = parse_ref(ref)
+        return self.kubectl("describe", parsed.kind, parsed.name)
+
+    def lease(self, name: str) -> dict[str, Any]:
+        """A coordination.k8s.io Lease as a dict; its spec fields are also at the top level."""
+        obj = self.get(f"lease/{name}")
+        return {**(obj.get("spec") or {}), **obj}
+
+    def lease_holder(self, name: str) -> str | None:
+        """The Lease's holderIdentity, or None when the lease is missing or unheld."""
+        try:
+            holder = self.lease(name).get("holderIdentity")
+        except ObjectNotFound:
+            return None
+        return str(holder) if holder else None
+
+    def can_i(
+        self, verb: str, resource: str, service_account: str | None = "mcp-mesh-registry", group: str = ""
+    ) -> bool:
+        """Whether a ServiceAccount of the namespace (None: yourself) may do verb on resource here.
+
+        resource may carry its group: ``"leases.coordination.k8s.io"``.
+        """
+        require_type("verb", verb, str)
+        require_type("resource", resource, str)
+        if "." in resource and not group:
+            resource, group = resource.split(".", 1)
+        attributes = {"namespace": self.namespace, "verb": verb, "resource": resource, "group": group}
+        if service_account is None:
+            kind = "SelfSubjectAccessReview"
+            spec: dict[str, Any] = {"resourceAttributes": attributes}
+        else:
+            kind = "SubjectAccessReview"
+            spec = {
+                "resourceAttributes": attributes,
+                "user": f"system:serviceaccount:{self.namespace}:{service_account}",
+                "groups": [
+                    "system:serviceaccounts",
+                    f"system:serviceaccounts:{self.namespace}",
+                    "system:authenticated",
+                ],
+            }
+        review = self.kube.resource("authorization.k8s.io/v1", kind)
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": kind, "spec": spec}
+        result = self.kube.call(f"can-i {verb} {resource}", review.create, body=body)
+        return bool(result.to_dict().get("status", {}).get("allowed"))
+
+    def storage_classes(self) -> pd.DataFrame:
+        """StorageClasses: name, provisioner, default, reclaim_policy, binding_mode."""
+        return summaries.storage_classes_frame(self.list_objects("storageclass"))
+
+    def nodes(self) -> pd.DataFrame:
+        """Nodes: name, ready, version."""
+        rows = [
+            {
+                "name": node["metadata"]["name"],
+                "ready": summaries.condition_holds(node, "Ready"),
+                "version": (node.get("status") or {}).get("nodeInfo", {}).get("kubeletVersion", ""),
+            }
+            for node in self.list_objects("node")
+        ]
+        return pd.DataFrame(rows, columns=["name", "ready", "version"])
+
+    # -- changing and waiting -----------------------------------------------------------------------
+
+    def scale(self, ref: str, replicas: int) -> None:
+        """Set a workload's replicas (``kubectl scale``)."""
+        require_type("replicas", replicas, int)
+        if replicas < 0:
+            raise BadParameter(f"replicas must be 0 or more, not {replicas}")
+        resource, parsed, ns = self._resolve(ref)
+        self.get(str(parsed))
+        self.kube.call(
+            f"scale {parsed}",
+            resource.patch,
+            body={"spec": {"replicas": replicas}},
+            name=parsed.name,
+            namespace=ns,
+            content_type="application/merge-patch+json",
+        )
+
+    def wait_rollout(self, ref: str, timeout: float = 180, progress: bool = True) -> None:
+        """Wait until a StatefulSet/Deployment/DaemonSet rollout is complete (``kubectl rollout status``)."""
+        check_timeout(timeout)
+        resource, parsed, ns = self._resolve(ref)
+        if resource.kind not in WORKLOAD_KINDS:
+            raise BadParameter(f"wait_rollout needs a statefulset, deployment or daemonset, not {ref!r}")
+
+        def probe() -> tuple[bool, str]:
+            try:
+                obj = self.kube.get(resource, parsed.name, ns)
+            except KubeApiError as exc:
+                if exc.status == 404:
+                    return False, f"{parsed} does not exist"
+                raise
+            return summaries.rollout_state(obj)
+
+        selector = self._workload_selector(resource, parsed.name, ns)
+        poll(
+            probe,
+            f"rollout of {parsed}",
+            timeout,
+            progress=progress,
+            describe_failure=lambda: self._account(selector),
+        )
+
+    def wait_for(
+        self,
+        ref_or_selector: str | Callable[[], Any],
+        condition: Condition = "Ready",
+        timeout: float = 120,
+        *,
+        fail_on: Sequence[str] = (),
+        progress: bool = True,
+    ) -> None:
+        """Wait until an object (``"pod/x"``), every pod matching a label selector (``"app=x"``), or a
+        callable meets the condition.
+
+        condition: a condition type (``"Ready"``, ``"Available"``) or phase (``"Bound"``, ``"Running"``),
+        ``"delete"`` (gone), or a callable taking the object dict. For workloads, ``"Ready"`` means all
+        replicas ready. fail_on: pod reasons that end the wait at once (``"CrashLoopBackOff"``).
+        """
+        check_timeout(timeout)
+        if callable(ref_or_selector):
+            fn = ref_or_selector
+
+            def call_probe() -> tuple[bool, str]:
+                value = fn()
+                return bool(value), f"{getattr(fn, '__name__', 'condition')} returned {value!r}"
+
+            poll(call_probe, getattr(fn, "__name__", "a condition"), timeout, progress=progress)
+            return
+        require_type("ref_or_selector", ref_or_selector, str)
+        assert isinstance(ref_or_selector, str)
+        if not (isinstance(condition, str) or callable(condition)):
+            raise BadParameter(f"condition must be a string or a callable, not {condition!r}")
+        if "=" in ref_or_selector:
+            self._wait_selector(ref_or_selector, condition, timeout, fail_on, progress)
+        else:
+            self._wait_object(ref_or_selector, condition, timeout, fail_on, progress)
+
+    def _wait_selector(
+        self, selector: str, condition: Condition, timeout: float, fail_on: Sequence[str], progress: bool
+    ) -> None:
+        deleting = isinstance(condition, str) and condition.lower() in DELETE_CONDITIONS
+
+        def probe() -> tuple[bool, str]:
+            pods = self.list_objects("pod", selector)
+            if deleting:
+                return not pods, f"{len(pods)} pods left"
+            self._fail_fast(pods, fail_on)
+            met = [p for p in pods if self._holds(p, condition)]
+            return bool(pods) and len(met) == len(pods), f"{len(met)}/{len(pods)} pods {describe(condition)}"
+
+        what = f"pods with {selector} to be {describe(condition)}"
+        poll(probe, what, timeout, progress=progress, describe_failure=lambda: self._account(selector))
+
+    def _wait_object(
+        self, ref: str, condition: Condition, timeout: float, fail_on: Sequence[str], progress: bool
+    ) -> None:
+        resource, parsed, ns = self._resolve(ref)
+        deleting = isinstance(condition, str) and condition.lower() in DELETE_CONDITIONS
+
+        def probe() -> tuple[bool, str]:
+            try:
+                obj = self.kube.get(resource, parsed.name, ns)
+            except KubeApiError as exc:
+                if exc.status == 404:
+                    return deleting, f"{parsed} does not exist"
+                raise
+            if deleting:
+                return False, f"{parsed} still exists"
+            if resource.kind == "Pod":
+                self._fail_fast([obj], fail_on)
+                state = summaries.container_reason(obj) or (obj.get("status") or {}).get("phase", "")
+            else:
+                state = str((obj.get("status") or {}).get("phase") or "")
+            if resource.kind in WORKLOAD_KINDS and condition == "Ready":
+                done, text = summaries.rollout_state(obj)
+                return done, text
+            return self._holds(obj, condition), state or "present"
+
+        selector = (
+            self._workload_selector(resource, parsed.name, ns) if resource.kind in WORKLOAD_KINDS else None
+        )
+        pod_selector = (
+            selector if selector else (f"metadata.name={parsed.name}" if resource.kind == "Pod" else None)
+        )
+        poll(
+            probe,
+            f"{parsed} to be {describe(condition)}",
+            timeout,
+            progress=progress,
+            describe_failure=lambda: self._account(pod_selector),
+        )
+
+    @staticmethod
+    def _holds(obj: dict[str, Any], condition: Condition) -> bool:
+        if callable(condition):
+            return bool(condition(obj))
+        return summaries.condition_holds(obj, condition)
+
+    @staticmethod
+    def _fail_fast(pods: list[dict[str, Any]], fail_on: Sequence[str]) -> None:
+        for pod in pods:
+            reason = summaries.container_reason(pod)
+            if reason and reason in fail_on:
+                raise LabError(f"pod/{pod['metadata']['name']} is {reason}: see lab.logs() and lab.events()")
+
+    def _workload_selector(self, resource: Any, name: str, namespace: str | None) -> str | None:
+        try:
+            obj = self.kube.get(resource, name, namespace)
+        except KubeApiError:
+            return None
+        labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        return ",".join(f"{k}={v}" for k, v in labels.items()) or None
+
+    def _account(self, selector: str | None) -> str:
+        """What the namespace looks like now: its pods (matching selector) and the newest events."""
+        if selector and selector.startswith("metadata.name="):
+            pods = [p for p in self.list_objects("pod") if p["metadata"]["name"] == selector.split("=", 1)[1]]
+        else:
+            pods = self.list_objects("pod", selector)
+        pod_text = ", ".join(
+            f"pod/{r['name']} {r['phase']} {r['ready']}" + (f" ({r['reason']})" if r["reason"] else "")
+            for r in (summaries.pod_row(p) for p in pods[:6])
+        )
+        events = summaries.events_frame(self.kube.list(self.kube.resource("v1", "Event"), self.namespace))
+        newest = events.tail(3)
+        event_text = " | ".join(f"{e.object} {e.reason}: {e.message}" for e in newest.itertuples())
+        return f"pods: {pod_text or 'none'}; newest events: {event_text or 'none'}"
+
+    # -- kubectl and port-forward -------------------------------------------------------------------
+
+    def kubectl_command(self, *args: str) -> list[str]:
+        """The kubectl command line for args, with the lab's context and namespace."""
+        command = [kubectl_path()]
+        if self.kube.context:
+            command += ["--context", self.kube.context]
+        if not any(
+            a in ("-n", "--namespace", "-A", "--all-namespaces") or a.startswith("--namespace=") for a in args
+        ):
+            command += ["--namespace", self.namespace]
+        return command + [str(a) for a in args]
+
+    def kubectl(self, *args: str, check: bool = True, timeout: float = 120) -> str:
+        """Run the real kubectl with the lab's kubeconfig, context and namespace; return its output.
+
+        With check (the default) a non-zero exit raises KubectlFailed with kubectl's message.
+        """
+        command = self.kubectl_command(*args)
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env={**os.environ, "KUBECONFIG": self.kubeconfig},
+        )
+        if result.returncode != 0:
+            if check:
+                message = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output"
+                raise KubectlFailed(f"kubectl {' '.join(args)} failed (exit {result.returncode}): {message}")
+            return result.stdout + result.stderr
+        return result.stdout
+
+    @contextlib.contextmanager
+    def port_forward(self, ref: str, port: int | str) -> Iterator[str]:
+        """Forward a local port to ``svc/NAME`` or ``pod/NAME`` on port; yield ``http://127.0.0.1:PORT``.
+
+        On the local cluster (pod IPs on loopback) a forwarder of labkit's own re-resolves the Service's
+        ready pods per connection, so the URL survives a failover; elsewhere it runs kubectl port-forward.
+        """
+        if not isinstance(port, int | str) or isinstance(port, bool):
+            raise BadParameter(f"port must be a port number or name, not {port!r}")
+        parsed = parse_ref(ref)
+        kind = self.kube.resource_for_kind(parsed.kind).kind
+        if kind not in ("Service", "Pod"):
+            raise BadParameter(f"port_forward needs 'svc/NAME' or 'pod/NAME', not {ref!r}")
+        resolver = self._target_resolver(kind, parsed.name, port)
+        direct = self.local
+        if not direct:
+            with contextlib.suppress(LabError):
+                direct = ipaddress.ip_address(resolver()[0]).is_loopback
+        if direct:
+            with local_forward(resolver) as url:
+                yield url
+        else:
+            command = self.kubectl_command("port-forward", "--address", "127.0.0.1", str(parsed), f":{port}")
+            with kubectl_forward(command, {"KUBECONFIG": self.kubeconfig}) as url:
+                yield url
+
+    def _target_resolver(self, kind: str, name: str, port: int | str) -> Callable[[], tuple[str, int]]:
+        def resolve_pod() -> tuple[str, int]:
+            pod = self.get(f"pod/{name}")
+            ip = (pod.get("status") or {}).get("podIP")
+            if not ip:
+                raise LabError(f"pod/{name} has no IP yet ({summaries.pod_row(pod)['phase']})")
+            return str(ip), container_port(pod, port)
+
+        def resolve_service() -> tuple[str, int]:
+            service = self.get(f"svc/{name}")
+            spec = service.get("spec") or {}
+            entry = next(
+                (p for p in spec.get("ports") or [] if port in (p.get("port"), p.get("name"))),
+                None,
+            )
+            if entry is None:
+                have = ", ".join(str(p.get("port")) for p in spec.get("ports") or [])
+                raise LabError(f"svc/{name} has no port {port} (it has: {have or 'none'})")
+            selector = ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
+            if not selector:
+                raise LabError(f"svc/{name} has no selector, so there is no pod to forward to")
+            ready = sorted(
+                (
+                    p
+                    for p in self.list_objects("pod", selector)
+                    if summaries.pod_is_ready(p) and not p["metadata"].get("deletionTimestamp")
+                ),
+                key=lambda p: p["metadata"]["name"],
+            )
+            if not ready:
+                raise LabError(f"svc/{name} has no ready pods behind it")
+            pod = ready[next(self._round_robin) % len(ready)]
+            return str(pod["status"]["podIP"]), container_port(pod, entry.get("targetPort", entry["port"]))
+
+        return resolve_service if kind == "Service" else resolve_pod
+
+
+def container_port(pod: dict[str, Any], port: int | str) -> int:
+    """A pod's port number for a number or a container port name."""
+    if isinstance(port, int):
+        return port
+    if port.isdigit():
+        return int(port)
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for entry in container.get("ports") or []:
+            if entry.get("name") == port:
+                return int(entry["containerPort"])
+    raise LabError(f"pod/{pod['metadata']['name']} has no container port named {port!r}")
+
+
+def looks_like_ref(text: str) -> bool:
+    """Whether a delete argument is ``kind/name`` rather than a manifest path."""
+    if text.endswith(manifests.MANIFEST_SUFFIXES) or text.count("/") != 1:
+        return False
+    with contextlib.suppress(ManifestError):
+        manifests.resolve_path(text)
+        return False
+    return True
+
+
+def describe(condition: Condition) -> str:
+    """A condition in words, for progress bars and errors."""
+    if callable(condition):
+        return f"accepted by {getattr(condition, '__name__', 'the condition')}"
+    return "deleted" if condition.lower() in DELETE_CONDITIONS else condition
