@@ -1,0 +1,88 @@
+"""``create_app``: the API app (every route) and the metrics-only app, around one RegistryRuntime."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from quart import Quart, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from registry.routes import admin, guide, ops, protocol
+from registry.routes.common import error_response
+from registry.runtime import RegistryRuntime
+
+log = logging.getLogger("registry.http")
+
+
+def _base_app(name: str, runtime: RegistryRuntime) -> Quart:
+    app = Quart(name)
+    app.extensions["registry"] = runtime
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        if code == 404:
+            message = f"not found: {request.method} {request.path}"
+        elif code == 405:
+            message = f"method {request.method} not allowed on {request.path}"
+        elif code == 413:
+            message = f"request body too large: the limit is {runtime.settings.max_body_bytes} bytes"
+        else:
+            message = exc.description or exc.name
+        return error_response(message, code)
+
+    @app.errorhandler(Exception)
+    async def _server_error(exc: Exception) -> Response:
+        runtime.metrics.errors.labels(kind="server").inc()
+        log.error("request failed", exc_info=exc, extra={"method": request.method, "path": request.path})
+        return error_response(f"internal error: {type(exc).__name__}", 500)
+
+    return app
+
+
+def create_app(runtime: RegistryRuntime) -> Quart:
+    """The API app on REGISTRY_PORT: probes, guide, agent protocol, admin, metrics, OpenAPI."""
+    app = _base_app("registry", runtime)
+    for blueprint in (ops.blueprint, protocol.blueprint, guide.blueprint, admin.blueprint):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    async def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    async def _count(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+        metrics = runtime.metrics
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.duration.labels(request.method, route).observe(elapsed)
+        if response.status_code >= 500:
+            metrics.errors.labels(kind="server").inc()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 3),
+                },
+            )
+        return response
+
+    return app
+
+
+def create_metrics_app(runtime: RegistryRuntime) -> Quart:
+    """The metrics-only app on METRICS_PORT."""
+    app = _base_app("registry-metrics", runtime)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return await ops.render_metrics()
+
+    return app

@@ -1,0 +1,46 @@
+"""The one "leadership" object that readiness and the health monitor consult.
+
+With leader election off every replica leads. With it on, ``registry/leader.py`` (issue 6) provides
+an object with the same shape, driven by a Kubernetes Lease.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Leadership(Protocol):
+    """What the rest of the registry asks about leadership."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    @property
+    def transitions(self) -> int: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        """Stop campaigning and release the lease if held (called on SIGTERM)."""
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class AlwaysLeader:
+    """Leader election disabled: this replica always leads."""
+
+    enabled = False
+    is_leader = True
+    transitions = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"enabled": False, "is_leader": True}

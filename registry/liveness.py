@@ -1,0 +1,142 @@
+"""The hot path's memory: agent states, batched last-seen times and the newest topology change.
+
+``HEAD /heartbeat/{id}`` answers from here without a database transaction. Last-seen times are
+flushed in batches; the newest events are polled about once a second so that several replicas on one
+shared database see each other's registrations, unregistrations and health changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from registry.storage.repository import AgentState, Storage
+from registry.storage.schema import TOPOLOGY_EVENTS
+
+log = logging.getLogger("registry.liveness")
+
+SYNC_INTERVAL = 1.0
+ALL_AGENTS = "*"  # an event on this id (a restore) invalidates every cached agent
+
+
+class Liveness:
+    """In-memory agent states and pending last-seen times, kept in sync with the database."""
+
+    def __init__(self, storage: Storage, sync_interval: float = SYNC_INTERVAL) -> None:
+        self.storage = storage
+        self.sync_interval = sync_interval
+        self.states: dict[str, AgentState] = {}
+        self.pending_seen: dict[str, float] = {}
+        self.newest_topology = 0.0
+        self.last_event_id = 0
+        self._own_events: set[int] = set()
+        self._own_order: deque[int] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self.last_event_id, self.newest_topology = await self.storage.newest_events()
+        self._task = asyncio.create_task(self._run(), name="liveness-sync")
+
+    async def stop(self) -> None:
+        """Stop syncing and write the last pending last-seen times."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def state(self, agent_id: str, refresh: bool = False) -> AgentState | None:
+        """The agent's state, from memory unless missing or refresh is asked (then one SELECT)."""
+        if not refresh:
+            cached = self.states.get(agent_id)
+            if cached is not None:
+                return cached
+        state = await self.storage.agent_state(agent_id)
+        if state is None:
+            self.states.pop(agent_id, None)
+        else:
+            self.states[agent_id] = state
+        return state
+
+    def seen(self, agent_id: str, when: float) -> None:
+        """Note a fast heartbeat; written with the next batch."""
+        self.pending_seen[agent_id] = when
+
+    def last_seen(self, agent_id: str) -> float | None:
+        return self.pending_seen.get(agent_id)
+
+    def registered(self, agent_id: str, when: float, event_id: int | None) -> None:
+        """A POST on this replica: the agent is healthy and has just seen the topology."""
+        self.states[agent_id] = AgentState("healthy", when)
+        self.pending_seen.pop(agent_id, None)
+        self._own_event(event_id, when, topology=True)
+
+    def status_changed(self, agent_id: str, status: str, event_id: int | None, when: float) -> None:
+        """An unregister or an unhealthy mark written on this replica."""
+        old = self.states.get(agent_id)
+        self.states[agent_id] = AgentState(status, old.last_full_refresh if old else 0.0)
+        self.pending_seen.pop(agent_id, None)
+        self._own_event(event_id, when, topology=True)
+
+    def forget(self, agent_id: str) -> None:
+        self.states.pop(agent_id, None)
+        self.pending_seen.pop(agent_id, None)
+
+    def restored(self, event_id: int, when: float) -> None:
+        """The whole content was replaced: forget everything; every agent's next HEAD re-checks."""
+        self.states.clear()
+        self.pending_seen.clear()
+        self._own_event(event_id, when, topology=True)
+
+    def _own_event(self, event_id: int | None, when: float, topology: bool) -> None:
+        if topology:
+            self.newest_topology = max(self.newest_topology, when)
+        if event_id is None:
+            return
+        self._own_events.add(event_id)
+        self._own_order.append(event_id)
+        while len(self._own_order) > 10_000:
+            self._own_events.discard(self._own_order.popleft())
+
+    async def flush(self) -> None:
+        """Write pending last-seen times in one batch (kept for the next try if the database fails)."""
+        async with self._flush_lock:
+            if not self.pending_seen:
+                return
+            batch, self.pending_seen = self.pending_seen, {}
+            try:
+                await self.storage.touch(batch)
+            except Exception:
+                for agent_id, when in batch.items():
+                    self.pending_seen.setdefault(agent_id, when)
+                raise
+
+    async def sync(self) -> None:
+        """Apply events other replicas wrote since the last look: invalidate those agents."""
+        while True:
+            events = await self.storage.events_after(self.last_event_id)
+            for event in events:
+                self.last_event_id = max(self.last_event_id, event.id)
+                if event.event_type in TOPOLOGY_EVENTS:
+                    self.newest_topology = max(self.newest_topology, event.timestamp)
+                if event.id in self._own_events:
+                    continue
+                if event.agent_id == ALL_AGENTS:
+                    self.states.clear()
+                else:
+                    self.states.pop(event.agent_id, None)
+            if len(events) < 1000:
+                return
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.sync_interval)
+            try:
+                await self.flush()
+                await self.sync()
+            except Exception as exc:  # the database may be briefly away: try again next tick
+                log.warning("liveness sync failed", extra={"error": str(exc)})

@@ -1,0 +1,77 @@
+"""The health monitor: silent agents turn unhealthy, long-unhealthy agents are purged.
+
+Runs every HEALTH_CHECK_INTERVAL on the leader only (every replica leads when election is off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from registry import clock
+from registry.leadership import Leadership
+from registry.liveness import Liveness
+from registry.metrics import RegistryMetrics
+from registry.storage.repository import Storage
+
+log = logging.getLogger("registry.monitor")
+
+
+class HealthMonitor:
+    """Marks agents silent past ``timeout`` unhealthy and purges those unhealthy past ``retention``."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        liveness: Liveness,
+        leadership: Leadership,
+        metrics: RegistryMetrics,
+        *,
+        interval: float,
+        timeout: float,
+        retention: float,
+    ) -> None:
+        self.storage, self.liveness, self.leadership, self.metrics = storage, liveness, leadership, metrics
+        self.interval, self.timeout, self.retention = interval, timeout, retention
+        self._task: asyncio.Task[None] | None = None
+
+    async def check(self) -> tuple[list[str], list[str]]:
+        """One pass: (agents marked unhealthy, agents purged). Does nothing unless this replica leads."""
+        if not self.leadership.is_leader:
+            return [], []
+        await self.liveness.flush()
+        now = clock.now()
+        changed = await self.storage.mark_stale_unhealthy(now - self.timeout, now, "health_degradation")
+        for agent_id, event_id in changed:
+            self.liveness.status_changed(agent_id, "unhealthy", event_id, now)
+            log.info("agent unhealthy", extra={"agent_id": agent_id, "timeout_s": self.timeout})
+        purged: list[str] = []
+        if self.retention > 0:
+            purged = await self.storage.purge_unhealthy(now - self.retention)
+            for agent_id in purged:
+                self.liveness.forget(agent_id)
+            if purged:
+                log.info("agents purged", extra={"count": len(purged), "retention_s": self.retention})
+        self.metrics.monitor_runs.inc()
+        self.metrics.marked_unhealthy.inc(len(changed))
+        self.metrics.purged.inc(len(purged))
+        return [agent_id for agent_id, _ in changed], purged
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="health-monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except Exception as exc:
+                log.warning("health check failed", extra={"error": str(exc)})
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,46 @@
+"""Helpers the route modules share: the runtime, JSON bodies, JSON errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from quart import Response, current_app, request
+
+from registry import clock
+from registry.runtime import RegistryRuntime
+
+
+def runtime() -> RegistryRuntime:
+    """The running registry behind the current app."""
+    return cast(RegistryRuntime, current_app.extensions["registry"])
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response (``application/json; charset=utf-8``), serialised compactly."""
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status=status,
+        content_type="application/json; charset=utf-8",
+        headers=headers,
+    )
+
+
+def error_response(message: str, status: int) -> Response:
+    """The one error shape: ``{"error": ..., "timestamp": ...}``."""
+    return json_response({"error": message, "timestamp": clock.rfc3339()}, status)
+
+
+class BadJson(ValueError):
+    """The request body is not JSON."""
+
+
+async def json_body() -> Any:
+    """Decode the body as JSON; raise BadJson with the parser's reason (size limits apply first)."""
+    raw = await request.get_data(cache=False)
+    if not raw:
+        raise BadJson("the request body is empty")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadJson(str(exc)) from None

@@ -1,0 +1,145 @@
+"""The real agents' protocol: heartbeats, unregister, agent list, events, schemas, job claims."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Blueprint, Response, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from registry import clock
+from registry.model import PayloadError, RegistrationRejected, decode_heartbeat
+from registry.routes.common import BadJson, error_response, json_body, json_response, runtime
+from registry.storage.repository import AgentFilter
+
+log = logging.getLogger("registry.protocol")
+
+blueprint = Blueprint("protocol", __name__)
+
+AGENT_STATUSES = ("healthy", "unhealthy", "unknown")
+
+
+@blueprint.post("/heartbeat")
+async def heartbeat() -> Response:
+    """Registration and full heartbeat: 200 success or 200 status:error; 400 for a malformed body."""
+    rt = runtime()
+    try:
+        body = await json_body()
+    except BadJson as exc:
+        rt.metrics.heartbeats.labels(kind="full", result="bad_request").inc()
+        return error_response(f"Invalid JSON payload: {exc}", 400)
+    try:
+        registration = decode_heartbeat(body)
+    except PayloadError as exc:
+        rt.metrics.heartbeats.labels(kind="full", result="bad_request").inc()
+        message = str(exc) if str(exc) == "agent_id is required" else f"Invalid JSON payload: {exc}"
+        return error_response(message, 400)
+    try:
+        response = await rt.service.register(registration)
+    except RegistrationRejected as exc:
+        rt.metrics.heartbeats.labels(kind="full", result="rejected").inc()
+        rt.metrics.errors.labels(kind="validation").inc()
+        return _semantic_error(registration.agent_id, str(exc))
+    except (SQLAlchemyError, OSError) as exc:
+        rt.metrics.heartbeats.labels(kind="full", result="error").inc()
+        rt.metrics.errors.labels(kind="database").inc()
+        log.warning("registration failed", extra={"agent_id": registration.agent_id, "error": str(exc)})
+        return _semantic_error(registration.agent_id, f"database error: {type(exc).__name__}")
+    rt.metrics.heartbeats.labels(kind="full", result="ok").inc()
+    return json_response(response)
+
+
+def _semantic_error(agent_id: str, message: str) -> Response:
+    return json_response(
+        {"agent_id": agent_id, "message": message, "status": "error", "timestamp": clock.rfc3339()}
+    )
+
+
+@blueprint.route("/heartbeat/<agent_id>", methods=["HEAD"])
+async def fast_heartbeat(agent_id: str) -> Response:
+    """200 no change, 202 topology changed, 410 unknown/unhealthy, 503 registry trouble. No body."""
+    rt = runtime()
+    try:
+        outcome = await rt.service.fast_heartbeat(agent_id)
+    except Exception as exc:
+        rt.metrics.heartbeats.labels(kind="fast", result="503").inc()
+        rt.metrics.errors.labels(kind="database").inc()
+        log.warning("fast heartbeat failed", extra={"agent_id": agent_id, "error": str(exc)})
+        return Response(b"", status=503)
+    rt.metrics.heartbeats.labels(kind="fast", result=str(outcome.status)).inc()
+    return Response(b"", status=outcome.status)
+
+
+@blueprint.delete("/agents/<agent_id>")
+async def unregister(agent_id: str) -> Response:
+    """Graceful unregister: 204, also for unknown ids."""
+    await runtime().service.unregister(agent_id)
+    return Response(b"", status=204)
+
+
+@blueprint.get("/agents")
+async def list_agents() -> Response:
+    args = request.args
+    status = args.get("status") or None
+    if status is not None and status not in AGENT_STATUSES:
+        return error_response(f"status must be one of {', '.join(AGENT_STATUSES)}, got {status!r}", 400)
+    capabilities = tuple(c for value in args.getlist("capabilities") for c in value.split(",") if c)
+    flt = AgentFilter(
+        status=status,
+        namespace=args.get("namespace") or None,
+        agent_type=args.get("type") or None,
+        capabilities=capabilities,
+        fuzzy=args.get("fuzzy", "").lower() == "true",
+    )
+    return json_response(await runtime().service.list_agents(flt))
+
+
+def _limit(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = default
+    return max(1, min(maximum, value))
+
+
+@blueprint.get("/events")
+async def events() -> Response:
+    args = request.args
+    body = await runtime().service.events(
+        args.get("type") or None,
+        args.get("agent_id") or None,
+        args.get("function_name") or None,
+        _limit("limit", 50, 500),
+    )
+    return json_response(body)
+
+
+@blueprint.get("/schemas")
+async def schemas() -> Response:
+    rt = runtime()
+    rows = await rt.storage.list_schemas(_limit("limit", 100, 1000))
+    items = [rt.service.schema_item(row) for row in rows]
+    return json_response({"count": len(items), "schemas": items})
+
+
+@blueprint.get("/schemas/<path:digest>")
+async def schema(digest: str) -> Response:
+    rt = runtime()
+    row = await rt.storage.get_schema(digest)
+    if row is None:
+        return error_response(f"schema {digest!r} not found", 404)
+    return json_response(rt.service.schema_item(row))
+
+
+@blueprint.post("/jobs/claim")
+async def claim_jobs() -> Response:
+    """MeshJob claims: this registry runs no jobs, so every claim is empty."""
+    return json_response({"claimed": []})
+
+
+@blueprint.get("/a2a/agents")
+async def a2a_agents() -> Response:
+    return json_response({"surfaces": []})

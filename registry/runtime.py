@@ -1,0 +1,88 @@
+"""The composition root: builds the storage, hot-path memory, service, monitor and metrics from Settings."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from registry.config import Settings
+from registry.leadership import AlwaysLeader, Leadership
+from registry.liveness import Liveness
+from registry.metrics import RegistryMetrics
+from registry.monitor import HealthMonitor
+from registry.service import RegistryService
+from registry.storage.engine import create_engine
+from registry.storage.migrations import migrate
+from registry.storage.repository import Storage
+
+log = logging.getLogger("registry")
+
+
+def build_leadership(settings: Settings) -> Leadership:
+    """AlwaysLeader when election is off; otherwise the Lease-based object from registry/leader.py."""
+    if not settings.leader_election.enabled:
+        return AlwaysLeader()
+    try:
+        from registry import leader
+    except ImportError:
+        leader = None  # type: ignore[assignment]
+    factory = getattr(leader, "create_leadership", None)
+    if factory is None:
+        log.warning("leader election is on but registry.leader has no create_leadership: acting as leader")
+        return AlwaysLeader()
+    built: Leadership = factory(settings)
+    return built
+
+
+class RegistryRuntime:
+    """Everything one registry process runs, started and stopped together."""
+
+    def __init__(self, settings: Settings, leadership: Leadership | None = None) -> None:
+        self.settings = settings
+        self.started_at = time.monotonic()
+        self.engine = create_engine(settings.database_url, settings.database_type)
+        self.storage = Storage(self.engine, settings.database_type)
+        self.liveness = Liveness(self.storage)
+        self.service = RegistryService(self.storage, self.liveness)
+        self.metrics = RegistryMetrics()
+        self.leadership = leadership or build_leadership(settings)
+        self.monitor = HealthMonitor(
+            self.storage,
+            self.liveness,
+            self.leadership,
+            self.metrics,
+            interval=settings.health_check_interval,
+            timeout=settings.agent_timeout,
+            retention=settings.agent_retention,
+        )
+
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self.started_at
+
+    async def start(self) -> None:
+        """Migrate the schema, then start syncing, campaigning and monitoring."""
+        before, after = await migrate(self.engine)
+        log.info(
+            "database ready",
+            extra={
+                "database": self.settings.database_type,
+                "url": self.settings.safe_database_url,
+                "schema_version": after,
+                "migrated_from": before,
+            },
+        )
+        await self.liveness.start()
+        await self.leadership.start()
+        await self.monitor.start()
+
+    async def stop(self) -> None:
+        """Stop the monitor, release leadership, flush batched writes, close the pool."""
+        await self.monitor.stop()
+        try:
+            await self.leadership.stop()
+        finally:
+            try:
+                await self.liveness.stop()
+            finally:
+                await self.engine.dispose()

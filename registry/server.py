@@ -1,0 +1,82 @@
+"""Serve the API and the metrics app with Hypercorn in one event loop, and shut down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from registry.app import create_app, create_metrics_app
+from registry.config import Settings
+from registry.durations import format_duration
+from registry.runtime import RegistryRuntime
+
+log = logging.getLogger("registry")
+
+
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def hypercorn_config(host: str, port: int, grace: float) -> Config:
+    config = Config()
+    config.bind = [_bind(host, port)]
+    config.graceful_timeout = grace
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.keep_alive_timeout = 75
+    config.backlog = 1024
+    return config
+
+
+async def run(settings: Settings) -> None:
+    """Start the runtime, serve both ports until SIGTERM/SIGINT, then stop accepting, drain and flush."""
+    runtime = RegistryRuntime(settings)
+    await runtime.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        servers = [
+            serve(
+                create_app(runtime),
+                hypercorn_config(settings.host, settings.port, settings.shutdown_grace),
+                shutdown_trigger=stop.wait,
+            )
+        ]
+        if settings.metrics_port != settings.port:
+            servers.append(
+                serve(
+                    create_metrics_app(runtime),
+                    hypercorn_config(settings.host, settings.metrics_port, settings.shutdown_grace),
+                    shutdown_trigger=stop.wait,
+                )
+            )
+        log.info(
+            "registry serving",
+            extra={
+                "api": _bind(settings.host, settings.port),
+                "metrics": _bind(settings.host, settings.metrics_port),
+                "instance_id": settings.instance_id,
+                "database": settings.database_type,
+                "health_check_interval": format_duration(settings.health_check_interval),
+                "agent_timeout": format_duration(settings.agent_timeout),
+                "agent_retention": format_duration(settings.agent_retention),
+                "leader_election": settings.leader_election.enabled,
+                "admin_enabled": settings.auth_token is not None,
+                "backups_enabled": settings.encryption_key is not None,
+            },
+        )
+        results = await asyncio.gather(*servers, return_exceptions=True)
+        stop.set()
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        log.info("stopped accepting; in-flight requests finished")
+    finally:
+        await runtime.stop()
+        log.info("registry stopped: batched writes flushed")

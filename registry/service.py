@@ -1,0 +1,443 @@
+"""The registry's behaviour behind the routes: register, heartbeat, unregister, list, resolve.
+
+Both registration shapes go through :meth:`RegistryService.register`, so there is one model, one
+write path and one resolution routine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from registry import clock
+from registry.liveness import Liveness
+from registry.model import AgentRegistration, RegistrationRejected, ToolSpec, validate_registration
+from registry.resolution import Provider, Resolved, Resolver, find_required_cycle, tag_score
+from registry.semver_constraints import parse_version, satisfies
+from registry.storage.repository import AgentFilter, Storage, dependency_from_json
+
+log = logging.getLogger("registry.service")
+
+
+@dataclass(frozen=True)
+class FastHeartbeat:
+    """The outcome of a HEAD: 200 no change, 202 topology changed, 410 unknown or unhealthy."""
+
+    status: int
+
+
+def _own_providers(reg: AgentRegistration) -> list[Provider]:
+    return [
+        Provider(
+            agent_id=reg.agent_id,
+            function_name=tool.function_name,
+            capability=tool.capability,
+            version=tool.version,
+            tags=tool.tags,
+            endpoint=reg.endpoint,
+            healthy=True,
+            kwargs=tool.kwargs or None,
+            required_dependencies=tuple(d for d in tool.dependencies if d.required),
+            description=tool.description,
+            input_schema=tool.input_schema,
+        )
+        for tool in reg.tools
+    ]
+
+
+def _llm_filter_entries(tool: ToolSpec) -> list[dict[str, Any]]:
+    entries = []
+    for item in (tool.llm_filter or {}).get("filter") or []:
+        if isinstance(item, str):
+            entries.append({"capability": item})
+        elif isinstance(item, dict) and isinstance(item.get("capability"), str):
+            entries.append(item)
+    return entries
+
+
+class RegistryService:
+    """Registration, fast heartbeats, unregistration and the read views, over one Storage."""
+
+    def __init__(self, storage: Storage, liveness: Liveness) -> None:
+        self.storage = storage
+        self.liveness = liveness
+
+    # ---- registration ---------------------------------------------------------------------------
+
+    async def register(self, reg: AgentRegistration) -> dict[str, Any]:
+        """Validate, resolve and store a registration; return the wire response (success shape).
+
+        Raises RegistrationRejected for a semantic error; database errors propagate.
+        """
+        if reg.source == "heartbeat":
+            validate_registration(reg)
+        index = await self._candidate_index(reg)
+        await self._reject_required_cycle(reg)
+        resolver = Resolver(index)
+        resolved: dict[str, list[Resolved]] = {
+            tool.function_name: resolver.resolve_all(tool.dependencies)
+            for tool in reg.tools
+            if tool.dependencies
+        }
+        llm_tools = {
+            tool.function_name: self._llm_tools(tool, reg, index) for tool in reg.tools if tool.llm_filter
+        }
+        llm_providers = {}
+        for tool in reg.tools:
+            if tool.llm_provider:
+                chosen = self._llm_provider(tool.llm_provider, index)
+                if chosen is not None:
+                    llm_providers[tool.function_name] = chosen
+        now = clock.now()
+        columns = self._resolution_columns(resolved, llm_tools, llm_providers)
+        saved = await self.storage.save_registration(reg, now, columns)
+        self.liveness.registered(reg.agent_id, now, saved.event_id)
+        if saved.created or saved.revived:
+            log.info(
+                "agent registered",
+                extra={"agent_id": reg.agent_id, "source": reg.source, "revived": saved.revived},
+            )
+        response: dict[str, Any] = {
+            "agent_id": reg.agent_id,
+            "status": "success",
+            "message": "Agent registered via heartbeat" if saved.created else "Agent updated via heartbeat",
+            "timestamp": clock.rfc3339(now),
+            "dependencies_resolved": {fn: [r.to_wire() for r in items] for fn, items in resolved.items()},
+            "llm_tools": llm_tools,
+        }
+        if llm_providers:
+            response["llm_providers"] = llm_providers
+        if reg.agent_type == "a2a":
+            response["surfaces"] = reg.surfaces or []
+        if reg.warnings:
+            response["warnings"] = reg.warnings
+        return response
+
+    async def _candidate_index(self, reg: AgentRegistration) -> dict[str, list[Provider]]:
+        """Providers for every capability the registration may need, transitively for required deps."""
+        needed: set[str] = set()
+        for tool in reg.tools:
+            needed.update(d.capability for d in tool.dependencies)
+            needed.update(e["capability"] for e in _llm_filter_entries(tool))
+            if tool.llm_provider and isinstance(tool.llm_provider.get("capability"), str):
+                needed.add(tool.llm_provider["capability"])
+        index: dict[str, list[Provider]] = {}
+        own = _own_providers(reg)
+        while needed:
+            found = await self.storage.candidates(needed)
+            for capability, providers in found.items():
+                index[capability] = [p for p in providers if p.agent_id != reg.agent_id]
+                index[capability] += [p for p in own if p.capability == capability]
+            needed = {
+                dep.capability
+                for providers in index.values()
+                for provider in providers
+                for dep in provider.required_dependencies
+            } - set(index)
+        return index
+
+    async def _reject_required_cycle(self, reg: AgentRegistration) -> None:
+        required = {d.capability for t in reg.tools for d in t.dependencies if d.required}
+        if not required:
+            return
+        providers, needs = await self.storage.graph_without(reg.agent_id)
+        for tool in reg.tools:
+            providers.setdefault(tool.capability, set()).add(reg.agent_id)
+        needs[reg.agent_id] = required
+        edges = {agent: {p for c in caps for p in providers.get(c, ())} for agent, caps in needs.items()}
+        cycle = find_required_cycle(reg.agent_id, edges)
+        if cycle:
+            raise RegistrationRejected("required dependency cycle: " + " -> ".join(cycle))
+
+    @staticmethod
+    def _resolution_columns(
+        resolved: dict[str, list[Resolved]],
+        llm_tools: dict[str, list[dict[str, Any]]],
+        llm_providers: dict[str, dict[str, Any]],
+    ) -> dict[str, Any]:
+        rows = []
+        for function_name, items in resolved.items():
+            for position, item in enumerate(items):
+                dep, provider = item.dependency, item.provider
+                row: dict[str, Any] = {
+                    "function_name": function_name,
+                    "dep_index": position,
+                    "capability": dep.capability,
+                    "tags": dep.plain_tags,
+                    "version": dep.version,
+                    "required": dep.required,
+                    "status": item.status,
+                }
+                if provider is not None:
+                    row.update(
+                        mcp_tool=provider.function_name,
+                        provider_agent_id=provider.agent_id,
+                        endpoint=provider.endpoint,
+                    )
+                rows.append(row)
+        llm_tool_rows = [
+            {"function_name": fn, "provider_agent_id": None, "mcp_tool": t["name"], "endpoint": t["endpoint"]}
+            for fn, tools in llm_tools.items()
+            for t in tools
+        ]
+        llm_provider_rows = [
+            {
+                "function_name": fn,
+                "provider_agent_id": p["agent_id"],
+                "mcp_tool": p["name"],
+                "endpoint": p["endpoint"],
+            }
+            for fn, p in llm_providers.items()
+        ]
+        return {
+            "total_dependencies": len(rows),
+            "dependencies_resolved": sum(1 for r in rows if r["status"] == "available"),
+            "dependency_resolutions": rows or None,
+            "llm_tool_resolutions": llm_tool_rows or None,
+            "llm_provider_resolutions": llm_provider_rows or None,
+        }
+
+    @staticmethod
+    def _llm_tools(
+        tool: ToolSpec, reg: AgentRegistration, index: dict[str, list[Provider]]
+    ) -> list[dict[str, Any]]:
+        """Tools an LLM-driven function may call: union over its filter entries, one per function name."""
+        chosen: dict[str, Provider] = {}
+        mode = (tool.llm_filter or {}).get("filter_mode", "all")
+        for entry in _llm_filter_entries(tool):
+            tags = [t for t in entry.get("tags") or [] if isinstance(t, str)]
+            version = entry.get("version") if isinstance(entry.get("version"), str) else ""
+            matches = [
+                p
+                for p in index.get(entry["capability"], [])
+                if p.healthy
+                and p.input_schema is not None
+                and p.agent_id != reg.agent_id
+                and tag_score(tags, p.tags) is not None
+                and satisfies(p.version, version)
+            ]
+            if mode == "best_match" and matches:
+                matches = [max(matches, key=lambda p: (parse_version(p.version) is not None, len(p.tags)))]
+            for provider in matches:
+                chosen.setdefault(provider.function_name, provider)
+        return [
+            {
+                "name": p.function_name,
+                "capability": p.capability,
+                "description": p.description or "",
+                "inputSchema": p.input_schema,
+                "tags": list(p.tags),
+                "version": p.version,
+                "endpoint": p.endpoint,
+            }
+            for p in chosen.values()
+        ]
+
+    @staticmethod
+    def _llm_provider(spec: dict[str, Any], index: dict[str, list[Provider]]) -> dict[str, Any] | None:
+        capability = spec.get("capability")
+        if not isinstance(capability, str):
+            return None
+        tags = [t for t in spec.get("tags") or [] if isinstance(t, str)]
+        version = spec.get("version") if isinstance(spec.get("version"), str) else ""
+        ranked = []
+        for p in index.get(capability, []):
+            score = tag_score(tags, p.tags)
+            if (
+                p.healthy
+                and p.input_schema is not None
+                and score is not None
+                and satisfies(p.version, version)
+            ):
+                ranked.append((-score, p.agent_id, p))
+        if not ranked:
+            return None
+        provider = min(ranked, key=lambda r: (r[0], r[1]))[2]
+        endpoint = provider.endpoint.replace("://0.0.0.0:", "://localhost:")
+        item: dict[str, Any] = {
+            "name": provider.function_name,
+            "endpoint": endpoint,
+            "agent_id": provider.agent_id,
+            "capability": provider.capability,
+            "status": "available",
+            "vendor": (provider.kwargs or {}).get("vendor", "unknown"),
+        }
+        if provider.tags:
+            item["tags"] = list(provider.tags)
+        if provider.version:
+            item["version"] = provider.version
+        if provider.kwargs:
+            item["kwargs"] = provider.kwargs
+        return item
+
+    # ---- heartbeats -----------------------------------------------------------------------------
+
+    async def fast_heartbeat(self, agent_id: str) -> FastHeartbeat:
+        """HEAD /heartbeat/{id}: answered from memory; a database error propagates (the route sends 503)."""
+        state = await self.liveness.state(agent_id)
+        if state is None or state.status != "healthy":
+            return FastHeartbeat(410)
+        self.liveness.seen(agent_id, clock.now())
+        if self.liveness.newest_topology <= state.last_full_refresh:
+            return FastHeartbeat(200)
+        # Possibly stale: another replica may have taken this agent's newer POST. Look once.
+        state = await self.liveness.state(agent_id, refresh=True)
+        if state is None or state.status != "healthy":
+            return FastHeartbeat(410)
+        return FastHeartbeat(202 if self.liveness.newest_topology > state.last_full_refresh else 200)
+
+    async def unregister(self, agent_id: str) -> bool:
+        """DELETE /agents/{id}: unhealthy at once, with an event; False when the id is unknown."""
+        now = clock.now()
+        event_id = await self.storage.unregister(agent_id, now)
+        if event_id is None:
+            return False
+        self.liveness.status_changed(agent_id, "unhealthy", event_id, now)
+        log.info("agent unregistered", extra={"agent_id": agent_id})
+        return True
+
+    # ---- read views -----------------------------------------------------------------------------
+
+    async def list_agents(self, flt: AgentFilter) -> dict[str, Any]:
+        """GET /agents in the real registry's shape (JSON null for empty lists)."""
+        await self.liveness.flush()
+        rows, tools, statuses = await self.storage.list_agents(flt)
+        items = [self._agent_item(row, tools.get(row.agent_id, []), statuses) for row in rows]
+        return {"agents": items or None, "count": len(items), "timestamp": clock.rfc3339()}
+
+    def _agent_item(self, row: Any, tools: list[Any], statuses: dict[str, str]) -> dict[str, Any]:
+        resolutions = []
+        for stored in row.dependency_resolutions or ():
+            status = stored["status"]
+            provider = stored.get("provider_agent_id")
+            if status == "available" and statuses.get(provider) != "healthy":
+                status = "unavailable"
+            item = {
+                "function_name": stored["function_name"],
+                "capability": stored["capability"],
+                "status": status,
+                "tags": stored.get("tags") or [],
+            }
+            if provider:
+                item.update(
+                    mcp_tool=stored.get("mcp_tool", ""),
+                    provider_agent_id=provider,
+                    endpoint=stored.get("endpoint", ""),
+                )
+            resolutions.append((stored, item))
+        capabilities = []
+        for tool in tools:
+            capability: dict[str, Any] = {
+                "name": tool.capability,
+                "function_name": tool.function_name,
+                "version": tool.version,
+                "description": tool.description or "",
+                "tags": tool.tags or [],
+                "available": True,
+            }
+            reason = self._unavailable_reason(row.status, tool, resolutions)
+            if reason:
+                capability.update(available=False, unavailable_reason=reason)
+            if (tool.kwargs or {}).get("task") is True:
+                capability["task"] = True
+            if tool.llm_filter:
+                capability["llm_filter"] = tool.llm_filter
+            if tool.llm_provider:
+                capability["llm_provider"] = tool.llm_provider
+            capabilities.append(capability)
+        last_seen = max(row.updated_at, self.liveness.last_seen(row.agent_id) or 0.0)
+        return {
+            "id": row.agent_id,
+            "name": row.name,
+            "agent_type": row.agent_type,
+            "runtime": row.runtime or "python",
+            "version": row.version or "",
+            "description": row.description or "",
+            "a2a_producer": bool(row.a2a_producer),
+            "a2a_consumer": bool(row.a2a_consumer),
+            "status": row.status,
+            "endpoint": row.endpoint,
+            "capabilities": capabilities or None,
+            "total_dependencies": row.total_dependencies,
+            "dependencies_resolved": row.dependencies_resolved,
+            "dependency_resolutions": [item for _, item in resolutions] or None,
+            "llm_tool_resolutions": row.llm_tool_resolutions or None,
+            "llm_provider_resolutions": row.llm_provider_resolutions or None,
+            "created_at": clock.rfc3339(row.created_at),
+            "last_seen": clock.rfc3339(last_seen),
+        }
+
+    @staticmethod
+    def _unavailable_reason(
+        agent_status: str, tool: Any, resolutions: Iterable[tuple[dict[str, Any], dict[str, Any]]]
+    ) -> str | None:
+        if agent_status != "healthy":
+            return "agent unhealthy"
+        for stored, item in resolutions:
+            if (
+                stored["function_name"] == tool.function_name
+                and stored.get("required")
+                and item["status"] != "available"
+            ):
+                dep = dependency_from_json(stored)
+                tags = ",".join(dep.plain_tags)
+                return (
+                    f"required dep '{dep.capability}' unresolved "
+                    f"(no provider matches tags=[{tags}], version {dep.version or 'any'})"
+                )
+        return None
+
+    async def capabilities(self) -> dict[str, Any]:
+        """GET /capabilities (the guide): each capability with its providers and their health."""
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in await self.storage.capability_index():
+            grouped.setdefault(row.capability, []).append(
+                {
+                    "agent_id": row.agent_id,
+                    "function_name": row.function_name,
+                    "version": row.version,
+                    "tags": row.tags or [],
+                    "endpoint": row.endpoint,
+                    "status": row.status,
+                }
+            )
+        items = [
+            {
+                "name": name,
+                "providers": providers,
+                "total_providers": len(providers),
+                "healthy_providers": sum(1 for p in providers if p["status"] == "healthy"),
+            }
+            for name, providers in sorted(grouped.items())
+        ]
+        return {"capabilities": items, "count": len(items), "timestamp": clock.rfc3339()}
+
+    async def events(
+        self, event_type: str | None, agent_id: str | None, function_name: str | None, limit: int
+    ) -> dict[str, Any]:
+        items = []
+        for row in await self.storage.list_events(event_type, agent_id, function_name, limit):
+            item: dict[str, Any] = {
+                "event_type": row.event_type,
+                "agent_id": row.agent_id,
+                "timestamp": clock.rfc3339(row.timestamp),
+            }
+            if row.agent_name:
+                item["agent_name"] = row.agent_name
+            if row.function_name:
+                item["function_name"] = row.function_name
+            if row.data:
+                item["data"] = row.data
+            items.append(item)
+        return {"count": len(items), "events": items}
+
+    @staticmethod
+    def schema_item(row: Any) -> dict[str, Any]:
+        return {
+            "hash": row.hash,
+            "canonical": row.canonical,
+            "runtime_origin": row.runtime_origin,
+            "created_at": clock.rfc3339(row.created_at),
+        }

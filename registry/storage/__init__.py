@@ -1,0 +1,1 @@
+"""Storage: one SQLAlchemy schema on SQLite, PostgreSQL and MySQL/MariaDB, with migrations at start."""

@@ -1,0 +1,80 @@
+"""Schema versions: record which version a database is at and bring it up to date at start.
+
+A pod's volume outlives its image, so a newer registry must upgrade an older file, and an older
+registry must refuse a database written by a newer one rather than corrupt it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from registry.storage.schema import metadata, schema_version
+
+log = logging.getLogger("registry.storage")
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer registry than this one."""
+
+
+def _create_v1(conn: Connection) -> None:
+    metadata.create_all(conn, checkfirst=True)
+
+
+# Append-only: (version, step). Each step brings the schema from version-1 to version.
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _create_v1)]
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    """The recorded schema version, 0 for an empty database."""
+    if not sa.inspect(conn).has_table(schema_version.name):
+        return 0
+    value = conn.execute(sa.select(schema_version.c.version).where(schema_version.c.id == 1)).scalar()
+    return int(value or 0)
+
+
+def _upgrade(conn: Connection) -> tuple[int, int]:
+    before = current_version(conn)
+    if before > LATEST_VERSION:
+        raise SchemaTooNew(
+            f"database schema version {before} is newer than this registry's {LATEST_VERSION}: "
+            "run a newer registry image"
+        )
+    for version, step in MIGRATIONS:
+        if version > before:
+            step(conn)
+    if before != LATEST_VERSION:
+        values = {"version": LATEST_VERSION, "applied_at": time.time()}
+        if before == 0:
+            conn.execute(sa.insert(schema_version).values(id=1, **values))
+        else:
+            conn.execute(sa.update(schema_version).where(schema_version.c.id == 1).values(**values))
+    return before, LATEST_VERSION
+
+
+async def migrate(engine: AsyncEngine, attempts: int = 5) -> tuple[int, int]:
+    """Apply missing migrations; return (version before, version after).
+
+    Replicas on a shared database may start together; a losing concurrent creator simply retries.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with engine.begin() as conn:
+                before, after = await conn.run_sync(_upgrade)
+            if before != after:
+                log.info("schema migrated", extra={"from_version": before, "to_version": after})
+            return before, after
+        except DBAPIError:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,607 @@
+"""Every query the registry makes, in one place, over an AsyncEngine (any of the three dialects)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from registry.model import AgentRegistration, DependencySpec, SchemaEntry, endpoint_for
+from registry.resolution import Provider
+from registry.storage.schema import TOPOLOGY_EVENTS, agents, capabilities, registry_events, schema_entries
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """What the hot path needs to answer a HEAD: status and the time of the last full POST."""
+
+    status: str
+    last_full_refresh: float
+
+
+@dataclass(frozen=True)
+class SavedRegistration:
+    """What a registration write did."""
+
+    created: bool
+    revived: bool
+    event_id: int | None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """An event as the replica-sync poller sees it."""
+
+    id: int
+    event_type: str
+    agent_id: str
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class AgentFilter:
+    """GET /agents filters."""
+
+    status: str | None = None
+    namespace: str | None = None
+    agent_type: str | None = None
+    capabilities: tuple[str, ...] = ()
+    fuzzy: bool = False
+
+
+def dependency_from_json(data: Mapping[str, Any]) -> DependencySpec:
+    """Rebuild a stored dependency."""
+    tags = tuple(tuple(t) if isinstance(t, list) else t for t in data.get("tags") or ())
+    return DependencySpec(
+        capability=data["capability"],
+        tags=tags,
+        version=data.get("version") or "",
+        namespace=data.get("namespace") or "default",
+        required=bool(data.get("required")),
+        match_mode=data.get("matchMode"),
+        expected_schema_hash=data.get("expectedSchemaHash"),
+    )
+
+
+class Storage:
+    """The registry's database: reads, serialised writes on SQLite, and every query by name."""
+
+    def __init__(self, engine: AsyncEngine, database_type: str) -> None:
+        self.engine = engine
+        self.database_type = database_type
+        self._write_lock = asyncio.Lock() if database_type == "sqlite" else None
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction; on SQLite one writer at a time (WAL allows only one)."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        async with self.read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    # ---- hot path -------------------------------------------------------------------------------
+
+    async def agent_state(self, agent_id: str) -> AgentState | None:
+        async with self.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(agents.c.status, agents.c.last_full_refresh).where(
+                        agents.c.agent_id == agent_id
+                    )
+                )
+            ).first()
+        return AgentState(row.status, row.last_full_refresh) if row else None
+
+    async def touch(self, last_seen: Mapping[str, float]) -> None:
+        """Write batched last-seen times; never revives an unhealthy agent, never moves time back."""
+        if not last_seen:
+            return
+        statement = (
+            sa.update(agents)
+            .where(agents.c.agent_id == sa.bindparam("b_id"))
+            .where(agents.c.status == "healthy")
+            .where(agents.c.updated_at < sa.bindparam("b_t"))
+            .values(updated_at=sa.bindparam("b_t"))
+        )
+        params = [{"b_id": agent_id, "b_t": seen} for agent_id, seen in last_seen.items()]
+        async with self.write() as conn:
+            await conn.execute(statement, params)
+
+    async def events_after(self, event_id: int, limit: int = 1000) -> list[EventRow]:
+        query = (
+            sa.select(
+                registry_events.c.id,
+                registry_events.c.event_type,
+                registry_events.c.agent_id,
+                registry_events.c.timestamp,
+            )
+            .where(registry_events.c.id > event_id)
+            .order_by(registry_events.c.id)
+            .limit(limit)
+        )
+        async with self.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [EventRow(r.id, r.event_type, r.agent_id, r.timestamp) for r in rows]
+
+    async def newest_events(self) -> tuple[int, float]:
+        """(highest event id, time of the newest topology event); zeros for an empty table."""
+        async with self.read() as conn:
+            last_id = (await conn.execute(sa.select(sa.func.max(registry_events.c.id)))).scalar()
+            newest = (
+                await conn.execute(
+                    sa.select(sa.func.max(registry_events.c.timestamp)).where(
+                        registry_events.c.event_type.in_(TOPOLOGY_EVENTS)
+                    )
+                )
+            ).scalar()
+        return int(last_id or 0), float(newest or 0.0)
+
+    # ---- registration ---------------------------------------------------------------------------
+
+    async def candidates(self, names: Iterable[str]) -> dict[str, list[Provider]]:
+        """Every tool providing one of the capability names, with its agent's health and endpoint."""
+        wanted = sorted(set(names))
+        found: dict[str, list[Provider]] = {name: [] for name in wanted}
+        if not wanted:
+            return found
+        query = (
+            sa.select(
+                capabilities.c.agent_id,
+                capabilities.c.function_name,
+                capabilities.c.capability,
+                capabilities.c.version,
+                capabilities.c.tags,
+                capabilities.c.kwargs,
+                capabilities.c.dependencies,
+                capabilities.c.description,
+                capabilities.c.input_schema,
+                agents.c.status,
+                agents.c.endpoint,
+            )
+            .join(agents, agents.c.agent_id == capabilities.c.agent_id)
+            .where(capabilities.c.capability.in_(wanted))
+        )
+        async with self.read() as conn:
+            rows = (await conn.execute(query)).all()
+        for row in rows:
+            required = tuple(dependency_from_json(d) for d in row.dependencies or () if d.get("required"))
+            found[row.capability].append(
+                Provider(
+                    agent_id=row.agent_id,
+                    function_name=row.function_name,
+                    capability=row.capability,
+                    version=row.version or "",
+                    tags=tuple(row.tags or ()),
+                    endpoint=row.endpoint,
+                    healthy=row.status == "healthy",
+                    kwargs=row.kwargs or None,
+                    required_dependencies=required,
+                    description=row.description,
+                    input_schema=row.input_schema,
+                )
+            )
+        return found
+
+    async def graph_without(self, agent_id: str) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+        """(capability → agents providing it, agent → capabilities it requires), leaving agent_id out.
+
+        For the required-dependency cycle check, which adds the registering agent's new tools itself.
+        """
+        async with self.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(
+                        capabilities.c.agent_id, capabilities.c.capability, capabilities.c.dependencies
+                    ).where(capabilities.c.agent_id != agent_id)
+                )
+            ).all()
+        providers: dict[str, set[str]] = {}
+        needs: dict[str, set[str]] = {}
+        for row in rows:
+            providers.setdefault(row.capability, set()).add(row.agent_id)
+            for dep in row.dependencies or ():
+                if dep.get("required"):
+                    needs.setdefault(row.agent_id, set()).add(dep["capability"])
+        return providers, needs
+
+    async def save_registration(
+        self,
+        reg: AgentRegistration,
+        now: float,
+        resolution: Mapping[str, Any],
+    ) -> SavedRegistration:
+        """Insert or update the agent, replace its tools, store schemas, resolutions, events: one commit."""
+        async with self.write() as conn:
+            existing = (
+                await conn.execute(
+                    sa.select(agents).where(agents.c.agent_id == reg.agent_id).with_for_update()
+                )
+            ).first()
+            if existing is None:
+                await conn.execute(sa.insert(agents).values(**self._new_agent_row(reg, now), **resolution))
+            else:
+                values = self._updated_agent_values(reg, dict(existing._mapping), now)
+                await conn.execute(
+                    sa.update(agents).where(agents.c.agent_id == reg.agent_id).values(**values, **resolution)
+                )
+            await conn.execute(sa.delete(capabilities).where(capabilities.c.agent_id == reg.agent_id))
+            if reg.tools:
+                await conn.execute(sa.insert(capabilities), self._tool_rows(reg))
+            await self._store_schemas(conn, reg.schemas, now)
+            created = existing is None
+            revived = existing is not None and existing.status != "healthy"
+            event_id = None
+            if (created or revived) and reg.agent_type != "api":
+                data = {"agent_type": reg.agent_type, "name": reg.name, "version": reg.version}
+                if existing is not None and revived:
+                    data.update(old_status=existing.status, new_status="healthy", source="registration")
+                event_id = await self._event(conn, "register", reg.agent_id, reg.name, now, data)
+        return SavedRegistration(created, revived, event_id)
+
+    @staticmethod
+    def _new_agent_row(reg: AgentRegistration, now: float) -> dict[str, Any]:
+        return {
+            "agent_id": reg.agent_id,
+            "name": reg.name or reg.agent_id,
+            "agent_type": reg.agent_type,
+            "runtime": reg.runtime,
+            "version": reg.version or None,
+            "description": reg.description or "",
+            "a2a_producer": bool(reg.a2a_producer),
+            "a2a_consumer": bool(reg.a2a_consumer),
+            "http_host": reg.http_host or None,
+            "http_port": reg.http_port or None,
+            "endpoint": reg.endpoint,
+            "namespace": reg.namespace,
+            "status": "healthy",
+            "source": reg.source,
+            "a2a_surfaces": reg.surfaces,
+            "created_at": now,
+            "updated_at": now,
+            "last_full_refresh": now,
+        }
+
+    @staticmethod
+    def _updated_agent_values(reg: AgentRegistration, old: Mapping[str, Any], now: float) -> dict[str, Any]:
+        """The real registry's rule: overwrite metadata only where the request carries a non-default value."""
+        values: dict[str, Any] = {"status": "healthy", "updated_at": now, "last_full_refresh": now}
+        if reg.source == "guide":
+            values.update(
+                endpoint=reg.endpoint,
+                http_host=reg.http_host,
+                http_port=reg.http_port,
+                version=reg.version or None,
+                source="guide",
+            )
+            return values
+        if reg.agent_type != "mcp_agent":
+            values["agent_type"] = reg.agent_type
+        if reg.runtime != "python":
+            values["runtime"] = reg.runtime
+        if reg.name and reg.name != reg.agent_id:
+            values["name"] = reg.name
+        if reg.namespace != "default":
+            values["namespace"] = reg.namespace
+        if reg.version:
+            values["version"] = reg.version
+        host = reg.http_host or old["http_host"]
+        port = reg.http_port or old["http_port"]
+        if reg.http_host:
+            values["http_host"] = reg.http_host
+        if reg.http_port:
+            values["http_port"] = reg.http_port
+        if reg.description is not None:
+            values["description"] = reg.description
+        if reg.a2a_producer is not None:
+            values["a2a_producer"] = reg.a2a_producer
+        if reg.a2a_consumer is not None:
+            values["a2a_consumer"] = reg.a2a_consumer
+        if reg.surfaces is not None:
+            values["a2a_surfaces"] = reg.surfaces
+        values["endpoint"] = endpoint_for(reg.agent_id, host, port)
+        values["source"] = "heartbeat"
+        return values
+
+    @staticmethod
+    def _tool_rows(reg: AgentRegistration) -> list[dict[str, Any]]:
+        return [
+            {
+                "agent_id": reg.agent_id,
+                "position": position,
+                "function_name": tool.function_name,
+                "capability": tool.capability,
+                "version": tool.version,
+                "description": tool.description,
+                "tags": list(tool.tags),
+                "input_schema": tool.input_schema,
+                "output_schema": tool.output_schema,
+                "input_schema_hash": tool.input_schema_hash,
+                "output_schema_hash": tool.output_schema_hash,
+                "schema_warnings": list(tool.schema_warnings) or None,
+                "llm_filter": tool.llm_filter,
+                "llm_provider": tool.llm_provider,
+                "kwargs": tool.kwargs,
+                "dependencies": [d.to_json() for d in tool.dependencies] or None,
+            }
+            for position, tool in enumerate(reg.tools)
+        ]
+
+    async def _store_schemas(self, conn: AsyncConnection, entries: Sequence[SchemaEntry], now: float) -> None:
+        unique = {e.hash: e for e in entries}
+        if not unique:
+            return
+        present = set(
+            (
+                await conn.execute(sa.select(schema_entries.c.hash).where(schema_entries.c.hash.in_(unique)))
+            ).scalars()
+        )
+        rows = [
+            {"hash": e.hash, "canonical": e.canonical, "runtime_origin": e.runtime_origin, "created_at": now}
+            for h, e in unique.items()
+            if h not in present
+        ]
+        if rows:
+            await conn.execute(self._insert_ignore(schema_entries), rows)
+
+    def _insert_ignore(self, table: sa.Table) -> Any:
+        """An INSERT that skips rows whose key already exists (another replica may have just added it)."""
+        if self.database_type == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing()
+        if self.database_type == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(table).on_conflict_do_nothing()
+        return sa.insert(table).prefix_with("IGNORE")
+
+    @staticmethod
+    async def _event(
+        conn: AsyncConnection,
+        event_type: str,
+        agent_id: str,
+        agent_name: str | None,
+        now: float,
+        data: dict[str, Any],
+        function_name: str | None = None,
+    ) -> int:
+        result = await conn.execute(
+            sa.insert(registry_events).values(
+                event_type=event_type,
+                agent_id=agent_id,
+                agent_name=agent_name,
+                function_name=function_name,
+                timestamp=now,
+                data=data,
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    async def record_event(self, event_type: str, agent_id: str, now: float, data: dict[str, Any]) -> int:
+        """Write one event on its own (for example the restore marker)."""
+        async with self.write() as conn:
+            return await self._event(conn, event_type, agent_id, None, now, data)
+
+    async def unregister(self, agent_id: str, now: float) -> int | None:
+        """Mark the agent unhealthy (last-seen kept) with an ``unregister`` event; None when unknown."""
+        async with self.write() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(agents.c.name, agents.c.status, agents.c.agent_type)
+                    .where(agents.c.agent_id == agent_id)
+                    .with_for_update()
+                )
+            ).first()
+            if row is None:
+                return None
+            await conn.execute(
+                sa.update(agents).where(agents.c.agent_id == agent_id).values(status="unhealthy")
+            )
+            data = {
+                "reason": "graceful_shutdown",
+                "source": "delete_endpoint",
+                "old_status": row.status,
+                "new_status": "unhealthy",
+            }
+            return await self._event(conn, "unregister", agent_id, row.name, now, data)
+
+    # ---- health monitor -------------------------------------------------------------------------
+
+    async def mark_stale_unhealthy(self, cutoff: float, now: float, reason: str) -> list[tuple[str, int]]:
+        """Healthy agents silent since before cutoff turn unhealthy with an event: [(agent id, event id)]."""
+        async with self.write() as conn:
+            stale = (
+                await conn.execute(
+                    sa.select(agents.c.agent_id, agents.c.name, agents.c.updated_at).where(
+                        agents.c.status == "healthy", agents.c.updated_at < cutoff
+                    )
+                )
+            ).all()
+            changed = []
+            for row in stale:
+                result = await conn.execute(
+                    sa.update(agents)
+                    .where(
+                        agents.c.agent_id == row.agent_id,
+                        agents.c.status == "healthy",
+                        agents.c.updated_at == row.updated_at,
+                    )
+                    .values(status="unhealthy")
+                )
+                if result.rowcount != 1:
+                    continue  # a heartbeat won the race
+                data = {
+                    "reason": reason,
+                    "old_status": "healthy",
+                    "new_status": "unhealthy",
+                    "source": "status_change_hook",
+                    "transition_type": "healthy_to_unhealthy",
+                    "last_seen": row.updated_at,
+                }
+                event_id = await self._event(conn, "unhealthy", row.agent_id, row.name, now, data)
+                changed.append((row.agent_id, event_id))
+        return changed
+
+    async def purge_unhealthy(self, cutoff: float) -> list[str]:
+        """Delete unhealthy agents last seen before cutoff, with their tools and events."""
+        async with self.write() as conn:
+            doomed = list(
+                (
+                    await conn.execute(
+                        sa.select(agents.c.agent_id).where(
+                            agents.c.status == "unhealthy", agents.c.updated_at < cutoff
+                        )
+                    )
+                ).scalars()
+            )
+            for chunk_start in range(0, len(doomed), 500):
+                chunk = doomed[chunk_start : chunk_start + 500]
+                await conn.execute(sa.delete(capabilities).where(capabilities.c.agent_id.in_(chunk)))
+                await conn.execute(sa.delete(registry_events).where(registry_events.c.agent_id.in_(chunk)))
+                await conn.execute(sa.delete(agents).where(agents.c.agent_id.in_(chunk)))
+        return doomed
+
+    # ---- reads ----------------------------------------------------------------------------------
+
+    async def list_agents(self, flt: AgentFilter) -> tuple[list[Any], dict[str, list[Any]], dict[str, str]]:
+        """(agent rows, their tools by agent id, status of every agent they resolve to)."""
+        query = sa.select(agents).order_by(agents.c.agent_id)
+        if flt.status:
+            query = query.where(agents.c.status == flt.status)
+        if flt.namespace:
+            query = query.where(agents.c.namespace == flt.namespace)
+        if flt.agent_type:
+            query = query.where(agents.c.agent_type == flt.agent_type)
+        if flt.capabilities:
+            if flt.fuzzy:
+                match = sa.or_(
+                    *(sa.func.lower(capabilities.c.capability).contains(c.lower()) for c in flt.capabilities)
+                )
+            else:
+                match = capabilities.c.capability.in_(flt.capabilities)
+            query = query.where(agents.c.agent_id.in_(sa.select(capabilities.c.agent_id).where(match)))
+        tool_columns = (
+            capabilities.c.agent_id,
+            capabilities.c.function_name,
+            capabilities.c.capability,
+            capabilities.c.version,
+            capabilities.c.description,
+            capabilities.c.tags,
+            capabilities.c.kwargs,
+            capabilities.c.llm_filter,
+            capabilities.c.llm_provider,
+            capabilities.c.dependencies,
+        )
+        async with self.read() as conn:
+            rows = (await conn.execute(query)).all()
+            tools: dict[str, list[Any]] = {}
+            ids = [r.agent_id for r in rows]
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                tool_query = (
+                    sa.select(*tool_columns)
+                    .where(capabilities.c.agent_id.in_(chunk))
+                    .order_by(capabilities.c.agent_id, capabilities.c.position)
+                )
+                for tool in (await conn.execute(tool_query)).all():
+                    tools.setdefault(tool.agent_id, []).append(tool)
+            statuses = dict(
+                (await conn.execute(sa.select(agents.c.agent_id, agents.c.status))).tuples().all()
+            )
+        return list(rows), tools, {str(k): str(v) for k, v in statuses.items()}
+
+    async def capability_index(self) -> list[Any]:
+        """Every tool with its agent's id, endpoint and status, for GET /capabilities."""
+        query = (
+            sa.select(
+                capabilities.c.capability,
+                capabilities.c.function_name,
+                capabilities.c.version,
+                capabilities.c.tags,
+                agents.c.agent_id,
+                agents.c.endpoint,
+                agents.c.status,
+            )
+            .join(agents, agents.c.agent_id == capabilities.c.agent_id)
+            .order_by(capabilities.c.capability, agents.c.agent_id, capabilities.c.position)
+        )
+        async with self.read() as conn:
+            return list((await conn.execute(query)).all())
+
+    async def list_events(
+        self, event_type: str | None, agent_id: str | None, function_name: str | None, limit: int
+    ) -> list[Any]:
+        query = sa.select(registry_events).order_by(registry_events.c.id.desc()).limit(limit)
+        if event_type:
+            query = query.where(registry_events.c.event_type == event_type)
+        if agent_id:
+            query = query.where(registry_events.c.agent_id == agent_id)
+        if function_name:
+            query = query.where(registry_events.c.function_name == function_name)
+        async with self.read() as conn:
+            return list((await conn.execute(query)).all())
+
+    async def list_schemas(self, limit: int) -> list[Any]:
+        query = sa.select(schema_entries).order_by(schema_entries.c.created_at, schema_entries.c.hash)
+        async with self.read() as conn:
+            return list((await conn.execute(query.limit(limit))).all())
+
+    async def get_schema(self, digest: str) -> Any | None:
+        async with self.read() as conn:
+            return (
+                await conn.execute(sa.select(schema_entries).where(schema_entries.c.hash == digest))
+            ).first()
+
+    async def count_by_status(self) -> dict[str, int]:
+        async with self.read() as conn:
+            rows = (
+                await conn.execute(sa.select(agents.c.status, sa.func.count()).group_by(agents.c.status))
+            ).all()
+        return {status: int(count) for status, count in rows}
+
+    # ---- backup / restore -----------------------------------------------------------------------
+
+    async def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """Every agent, tool and schema as plain JSON-able rows."""
+        async with self.read() as conn:
+            return {
+                "agents": [dict(r._mapping) for r in (await conn.execute(sa.select(agents))).all()],
+                "capabilities": [
+                    {k: v for k, v in r._mapping.items() if k != "id"}
+                    for r in (await conn.execute(sa.select(capabilities).order_by(capabilities.c.id))).all()
+                ],
+                "schema_entries": [
+                    dict(r._mapping) for r in (await conn.execute(sa.select(schema_entries))).all()
+                ],
+            }
+
+    async def replace_all(self, data: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        """Replace the whole registry content with a snapshot, in one transaction."""
+        async with self.write() as conn:
+            await conn.execute(sa.delete(capabilities))
+            await conn.execute(sa.delete(registry_events))
+            await conn.execute(sa.delete(agents))
+            await conn.execute(sa.delete(schema_entries))
+            for table in (agents, capabilities, schema_entries):
+                rows = [dict(r) for r in data.get(table.name, ())]
+                for start in range(0, len(rows), 500):
+                    await conn.execute(sa.insert(table), rows[start : start + 500])
