@@ -32,6 +32,7 @@ class LocalForwarder:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="labkit-forwarder", daemon=True)
         self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
         self.port = 0
 
     def start(self) -> int:
@@ -48,6 +49,9 @@ class LocalForwarder:
 
             async def close() -> None:
                 server.close()
+                for task in list(self._connections):
+                    task.cancel()
+                await asyncio.gather(*self._connections, return_exceptions=True)
                 close_clients = getattr(server, "close_clients", None)  # Python 3.13+
                 if close_clients is not None:
                     close_clients()
@@ -85,14 +89,24 @@ class LocalForwarder:
         raise ConnectionError(f"no target reachable: {last_error}")
 
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
         try:
             upstream_reader, upstream_writer = await self._connect()
         except ConnectionError:
             client_writer.close()
             return
-        await asyncio.gather(
-            pipe(client_reader, upstream_writer), pipe(upstream_reader, client_writer), return_exceptions=True
-        )
+        try:
+            await asyncio.gather(
+                pipe(client_reader, upstream_writer),
+                pipe(upstream_reader, client_writer),
+                return_exceptions=True,
+            )
+        except asyncio.CancelledError:  # the forwarder is stopping: end this connection quietly
+            for writer in (client_writer, upstream_writer):
+                writer.close()
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
