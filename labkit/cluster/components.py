@@ -1,0 +1,200 @@
+"""The state directory's layout and the command line of each component of the local cluster.
+
+Every component binds 127.0.0.1 only. etcd speaks plain HTTP on loopback; everything else is TLS with
+the cluster CA. Insecure ports of v1.20 (apiserver 8080, controller-manager 10252, scheduler 10251) are
+switched off.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from labkit.cluster.pki import NODE_NAME, Pki
+
+HOST = "127.0.0.1"
+# ClusterIPs come from a loopback range, so the node agent can bind a Service's proxy to its ClusterIP.
+SERVICE_CIDR = "127.96.0.0/16"
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+COMPONENT_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "node")
+
+
+def kubernetes_service_ip(service_cidr: str = SERVICE_CIDR) -> str:
+    """The ClusterIP of the ``kubernetes`` Service: the first address of the service range."""
+    return str(next(ipaddress.ip_network(service_cidr).hosts()))
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The loopback ports the components listen on."""
+
+    etcd_client: int
+    etcd_peer: int
+    apiserver: int
+    controller_manager: int
+    scheduler: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def of(self, component: str) -> int | None:
+        """The main port of a component (None for the node agent, whose port is its own business)."""
+        return {
+            "etcd": self.etcd_client,
+            "kube-apiserver": self.apiserver,
+            "kube-controller-manager": self.controller_manager,
+            "kube-scheduler": self.scheduler,
+        }.get(component)
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Where each file of the cluster's state directory lives."""
+
+    root: Path
+
+    @property
+    def pki(self) -> Pki:
+        return Pki(self.root / "pki")
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The admin kubeconfig handed to users (context ``labkit``)."""
+        return self.root / "kubeconfig"
+
+    def component_kubeconfig(self, component: str) -> Path:
+        return self.root / "kubeconfigs" / f"{component}.kubeconfig"
+
+    @property
+    def etcd_data(self) -> Path:
+        return self.root / "etcd"
+
+    @property
+    def node_state(self) -> Path:
+        return self.root / "node"
+
+    @property
+    def cluster_file(self) -> Path:
+        return self.root / "cluster.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".lock"
+
+    def log(self, component: str) -> Path:
+        return self.root / "logs" / f"{component}.log"
+
+    def pid_file(self, component: str) -> Path:
+        return self.root / "run" / f"{component}.pid"
+
+
+def etcd_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
+    client = f"http://{HOST}:{ports.etcd_client}"
+    peer = f"http://{HOST}:{ports.etcd_peer}"
+    return [
+        str(binary),
+        "--name=labkit",
+        f"--data-dir={layout.etcd_data}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster=labkit={peer}",
+        "--initial-cluster-state=new",
+        "--listen-metrics-urls=",
+        "--quota-backend-bytes=2147483648",
+        "--snapshot-count=10000",
+        "--log-level=warn",
+    ]
+
+
+def apiserver_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
+    pki = layout.pki
+    return [
+        str(binary),
+        f"--etcd-servers=http://{HOST}:{ports.etcd_client}",
+        f"--bind-address={HOST}",
+        f"--advertise-address={HOST}",
+        f"--secure-port={ports.apiserver}",
+        "--insecure-port=0",
+        f"--tls-cert-file={pki.apiserver_cert}",
+        f"--tls-private-key-file={pki.apiserver_key}",
+        f"--client-ca-file={pki.ca_cert}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--service-account-key-file={pki.service_account_pub}",
+        f"--service-account-signing-key-file={pki.service_account_key}",
+        f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+        f"--api-audiences={SERVICE_ACCOUNT_ISSUER}",
+        "--authorization-mode=RBAC",
+        "--allow-privileged=true",
+        "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,"
+        "DefaultTolerationSeconds,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota,"
+        "StorageObjectInUseProtection,PersistentVolumeClaimResize,Priority,RuntimeClass,"
+        "CertificateApproval,CertificateSigning,CertificateSubjectRestriction,DefaultIngressClass",
+        # `kubectl logs` reaches the node agent at its InternalIP and kubelet port, with this identity.
+        f"--kubelet-client-certificate={pki.client_cert('apiserver-kubelet-client')}",
+        f"--kubelet-client-key={pki.client_key('apiserver-kubelet-client')}",
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
+        "--profiling=false",
+        "--event-ttl=1h",
+    ]
+
+
+def _delegated_auth(kubeconfig: Path) -> list[str]:
+    return [f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}"]
+
+
+def controller_manager_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
+    pki = layout.pki
+    kubeconfig = layout.component_kubeconfig("kube-controller-manager")
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        *_delegated_auth(kubeconfig),
+        f"--bind-address={HOST}",
+        f"--secure-port={ports.controller_manager}",
+        "--port=0",
+        "--leader-elect=false",
+        "--use-service-account-credentials=true",
+        f"--service-account-private-key-file={pki.service_account_key}",
+        f"--root-ca-file={pki.ca_cert}",
+        f"--cluster-signing-cert-file={pki.ca_cert}",
+        f"--cluster-signing-key-file={pki.ca_key}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--controllers=*",
+        # The built-in provisioner behind the StorageClass `standard` (provisioner kubernetes.io/host-path);
+        # it makes each volume a directory under /tmp/hostpath_pv/.
+        "--enable-hostpath-provisioner=true",
+        "--profiling=false",
+    ]
+
+
+def scheduler_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
+    kubeconfig = layout.component_kubeconfig("kube-scheduler")
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        *_delegated_auth(kubeconfig),
+        f"--bind-address={HOST}",
+        f"--secure-port={ports.scheduler}",
+        "--port=0",
+        "--leader-elect=false",
+        "--profiling=false",
+    ]
+
+
+def node_command(layout: StateLayout, node_name: str = NODE_NAME) -> list[str]:
+    """The node agent, labkit's own kubelet (``labkit.cluster.node``)."""
+    return [
+        sys.executable,
+        "-m",
+        "labkit.cluster.node",
+        "--kubeconfig",
+        str(layout.component_kubeconfig("node")),
+        "--state-dir",
+        str(layout.node_state),
+        "--node-name",
+        node_name,
+    ]

@@ -1,0 +1,452 @@
+"""``LocalCluster``: start, inspect and stop the local control plane and node agent, by recorded pids."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import importlib.util
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit.cluster import addons, components
+from labkit.cluster.binaries import Binary, ensure_binaries, user_bin_dir
+from labkit.cluster.builder.apt import tail
+from labkit.cluster.components import COMPONENT_ORDER, HOST, SERVICE_CIDR, Ports, StateLayout
+from labkit.cluster.errors import ClusterError
+from labkit.cluster.health import client_context, http_ok, insecure_context, wait_until
+from labkit.cluster.kubeconfig import write_kubeconfig
+from labkit.cluster.paths import default_state_dir
+from labkit.cluster.pki import NODE_NAME, Pki, create_pki
+from labkit.cluster.ports import free_ports, port_is_free, require_free
+from labkit.cluster.processes import ProcessRecord, is_alive, read_record, start_process, stop_process
+
+CONTROL_PLANE = COMPONENT_ORDER[:-1]
+STOP_GRACE = {"node": 30.0}  # the node agent stops its pods first; the others stop in a few seconds
+HOSTPATH_PV_ROOT = "/tmp/hostpath_pv/"  # where the built-in host-path provisioner puts volumes
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """One component: its recorded pid, its port, whether that very process still runs, its log."""
+
+    name: str
+    pid: int | None
+    port: int | None
+    alive: bool
+    log: Path
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """What runs where."""
+
+    state_dir: Path
+    kubeconfig: Path
+    server: str | None
+    components: tuple[ComponentStatus, ...]
+
+    @property
+    def running(self) -> bool:
+        """Every control-plane component recorded and alive (the node agent is counted when recorded)."""
+        by_name = {component.name: component for component in self.components}
+        control_plane = all(by_name[name].alive for name in CONTROL_PLANE)
+        node = by_name["node"]
+        return control_plane and (node.alive or node.pid is None)
+
+    def table(self) -> str:
+        """A small text table for the CLI."""
+        lines = [f"{'component':<24} {'pid':>8} {'port':>6}  state"]
+        for component in self.components:
+            state = "running" if component.alive else ("stopped" if component.pid is None else "dead (stale)")
+            pid = "-" if component.pid is None else str(component.pid)
+            port = "-" if component.port is None else str(component.port)
+            lines.append(f"{component.name:<24} {pid:>8} {port:>6}  {state}")
+        lines.append(f"API server: {self.server or '-'}")
+        lines.append(f"kubeconfig: {self.kubeconfig}")
+        lines.append(f"state:      {self.state_dir}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What ``up`` returns: where the cluster answers, and whether this call had to start it."""
+
+    kubeconfig: Path
+    server: str
+    state_dir: Path
+    started: bool
+    seconds: float
+    binaries: dict[str, Path] = field(default_factory=dict)
+    recovered: tuple[str, ...] = ()
+
+
+class _Progress:
+    """A step-counting tqdm bar when progress is wanted, silence otherwise."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self._bar: Any = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc="labkit cluster up", unit="step")
+
+    def step(self, description: str) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(description)
+            self._bar.update(1)
+
+    def note(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.write(f"labkit: {message}")
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class LocalCluster:
+    """The local Kubernetes cluster: real etcd, kube-apiserver, controller-manager and scheduler on
+    127.0.0.1, plus labkit's node agent, with their state (pids, logs, data, kubeconfig) in ``state_dir``.
+    """
+
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str] | None = None,
+        bin_dir: str | os.PathLike[str] | None = None,
+        api_port: int | None = None,
+        node_name: str = NODE_NAME,
+    ) -> None:
+        if api_port is not None and (isinstance(api_port, bool) or not isinstance(api_port, int)):
+            raise ClusterError(f"api_port must be an integer port number, not {api_port!r}")
+        self.state_dir = Path(state_dir).expanduser() if state_dir is not None else default_state_dir()
+        self.bin_dir = user_bin_dir(bin_dir)
+        self.api_port = api_port
+        self.node_name = node_name
+        self.layout = StateLayout(self.state_dir)
+
+    def __repr__(self) -> str:
+        return f"LocalCluster(state_dir={str(self.state_dir)!r})"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        """The admin kubeconfig (context ``labkit``); written by ``up``, never merged into ~/.kube/config."""
+        return self.layout.kubeconfig
+
+    # ----------------------------------------------------------------------------------- inspection
+
+    def _saved(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.layout.cluster_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _saved_ports(self) -> Ports | None:
+        ports = self._saved().get("ports")
+        try:
+            return Ports(**ports) if isinstance(ports, dict) else None
+        except TypeError:
+            return None
+
+    def _records(self) -> dict[str, ProcessRecord | None]:
+        return {name: read_record(self.layout.pid_file(name)) for name in COMPONENT_ORDER}
+
+    def status(self) -> ClusterStatus:
+        """Each component's recorded pid, port and whether it is alive, plus where the API answers."""
+        ports = self._saved_ports()
+        statuses = []
+        for name, record in self._records().items():
+            statuses.append(
+                ComponentStatus(
+                    name=name,
+                    pid=record.pid if record else None,
+                    port=ports.of(name) if ports else None,
+                    alive=bool(record and is_alive(record)),
+                    log=self.layout.log(name),
+                )
+            )
+        server = f"https://{HOST}:{ports.apiserver}" if ports else None
+        return ClusterStatus(self.state_dir, self.kubeconfig_path, server, tuple(statuses))
+
+    def _api_ready(self, ports: Ports) -> tuple[bool, str]:
+        pki = self.layout.pki
+        try:
+            context = client_context(pki.ca_cert, pki.client_cert("admin"), pki.client_key("admin"))
+        except (OSError, ValueError) as error:
+            return False, f"cannot read the admin certificate: {error}"
+        return http_ok(f"https://{HOST}:{ports.apiserver}/readyz", context)
+
+    def is_running(self) -> bool:
+        """Whether every recorded component runs and the API server answers ready."""
+        ports = self._saved_ports()
+        return ports is not None and self.status().running and self._api_ready(ports)[0]
+
+    # ------------------------------------------------------------------------------------ lifecycle
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self.layout.lock_file.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def up(self, progress: bool = True, with_node: bool = True, timeout: float = 180.0) -> ClusterInfo:
+        """Start the cluster unless it already runs; wait until the API answers, the default
+        ServiceAccount exists and (``with_node``) the node is Ready. Idempotent.
+        """
+        started = time.monotonic()
+        if with_node:
+            _require_node_agent()
+        with self._locked():
+            status = self.status()
+            ports = self._saved_ports()
+            node_recorded = next(c for c in status.components if c.name == "node").pid is not None
+            if status.running and ports and self._api_ready(ports)[0] and (node_recorded or not with_node):
+                if with_node:
+                    self._wait_node(timeout)
+                return self._info(ports, started=False, since=started)
+            return self._start(status, progress, with_node, timeout, started)
+
+    def _start(
+        self, status: ClusterStatus, progress: bool, with_node: bool, timeout: float, since: float
+    ) -> ClusterInfo:
+        recovered = self._recover(status)
+        bar = _Progress(progress, total=8 if with_node else 7)
+        try:
+            for message in recovered:
+                bar.note(message)
+            binaries = ensure_binaries(self.bin_dir, progress=progress)
+            bar.step("binaries")
+            service_ip = components.kubernetes_service_ip()
+            pki = create_pki(self.layout.pki.directory, service_ip)
+            ports = self._choose_ports()
+            self._write_files(pki, ports, binaries)
+            bar.step("certificates and kubeconfigs")
+            self._start_control_plane(binaries, ports, bar, timeout)
+            api = addons.api_client(self.kubeconfig_path)
+            addons.ensure_storage_class(api)
+            bar.step("StorageClass standard")
+            if with_node:
+                self._launch(
+                    "node", components.node_command(self.layout, self.node_name), self._node_env(ports)
+                )
+            wait_until(
+                lambda: addons.default_service_account_ready(api),
+                "the default ServiceAccount",
+                timeout,
+                self._dead_component,
+            )
+            bar.step("default ServiceAccount")
+            if with_node:
+                self._wait_node(timeout)
+                bar.step("node Ready")
+        except BaseException:
+            bar.close()
+            self._stop_all()
+            raise
+        bar.close()
+        info = self._info(ports, started=True, since=since, binaries=binaries, recovered=recovered)
+        return info
+
+    def _recover(self, status: ClusterStatus) -> tuple[str, ...]:
+        """Stop what a crashed or partial run left alive and clear its pid files; say what was found."""
+        found = []
+        for component in status.components:
+            if component.pid is not None and not component.alive:
+                found.append(
+                    f"stale state: {component.name} (pid {component.pid}) was not running; restarting"
+                )
+        if any(component.alive for component in status.components):
+            found.append("a partial cluster was running; restarting it")
+        self._stop_all()
+        return tuple(found)
+
+    def _choose_ports(self) -> Ports:
+        """The previous run's ports when they are all free (the kubeconfig stays valid), else new ones."""
+        if self.api_port is not None:
+            require_free(self.api_port, "kube-apiserver")
+        saved = self._saved_ports()
+        reusable = saved is not None and self.api_port in (None, saved.apiserver)
+        if saved is not None and reusable and all(port_is_free(port) for port in saved.as_dict().values()):
+            return saved
+        etcd_client, etcd_peer, apiserver, controller_manager, scheduler = free_ports(5)
+        return Ports(
+            etcd_client=etcd_client,
+            etcd_peer=etcd_peer,
+            apiserver=self.api_port if self.api_port is not None else apiserver,
+            controller_manager=controller_manager,
+            scheduler=scheduler,
+        )
+
+    def _write_files(self, pki: Pki, ports: Ports, binaries: dict[str, Binary]) -> None:
+        server = f"https://{HOST}:{ports.apiserver}"
+        write_kubeconfig(
+            self.kubeconfig_path, server, pki.ca_cert, pki.client_cert("admin"), pki.client_key("admin")
+        )
+        for component, stem in (
+            ("kube-controller-manager", "controller-manager"),
+            ("kube-scheduler", "scheduler"),
+            ("node", "node"),
+        ):
+            path = self.layout.component_kubeconfig(component)
+            write_kubeconfig(path, server, pki.ca_cert, pki.client_cert(stem), pki.client_key(stem))
+        saved = {
+            "ports": ports.as_dict(),
+            "server": server,
+            "service_cidr": SERVICE_CIDR,
+            "node_name": self.node_name,
+            "binaries": {name: str(binary.path) for name, binary in binaries.items()},
+        }
+        self.layout.cluster_file.write_text(json.dumps(saved, indent=2))
+
+    def _launch(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ProcessRecord:
+        log = self.layout.log(name)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            out.write(f"\n==== labkit started {name} at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode())
+        return start_process(argv, log, self.layout.pid_file(name), env)
+
+    def _dead_component(self) -> str | None:
+        """A message naming the first recorded component that has exited, with its log's tail."""
+        for name, record in self._records().items():
+            if record is not None and not is_alive(record):
+                log = self.layout.log(name)
+                return f"{name} exited; see {log}: {tail(log)}"
+        return None
+
+    def _start_control_plane(
+        self, binaries: dict[str, Binary], ports: Ports, bar: _Progress, timeout: float
+    ) -> None:
+        layout = self.layout
+        self._launch("etcd", components.etcd_command(binaries["etcd"].path, layout, ports))
+        etcd_health = f"http://{HOST}:{ports.etcd_client}/health"
+        wait_until(lambda: http_ok(etcd_health), "etcd", timeout, self._dead_component)
+        bar.step("etcd")
+
+        self._launch(
+            "kube-apiserver", components.apiserver_command(binaries["kube-apiserver"].path, layout, ports)
+        )
+        wait_until(lambda: self._api_ready(ports), "kube-apiserver /readyz", timeout, self._dead_component)
+        bar.step("kube-apiserver")
+
+        binary = binaries["kube-controller-manager"].path
+        self._launch("kube-controller-manager", components.controller_manager_command(binary, layout, ports))
+        binary = binaries["kube-scheduler"].path
+        self._launch("kube-scheduler", components.scheduler_command(binary, layout, ports))
+        insecure = insecure_context()
+        for name, port in (
+            ("kube-controller-manager", ports.controller_manager),
+            ("kube-scheduler", ports.scheduler),
+        ):
+            url = f"https://{HOST}:{port}/healthz"
+            healthy = functools.partial(http_ok, url, insecure)
+            wait_until(healthy, f"{name} /healthz", timeout, self._dead_component)
+        bar.step("controller-manager and scheduler")
+
+    def _node_env(self, ports: Ports) -> dict[str, str]:
+        pki = self.layout.pki
+        return dict(
+            os.environ,
+            LABKIT_CLUSTER_STATE_DIR=str(self.state_dir),
+            LABKIT_CLUSTER_CA=str(pki.ca_cert),
+            LABKIT_NODE_SERVING_CERT=str(pki.node_serving_cert),
+            LABKIT_NODE_SERVING_KEY=str(pki.node_serving_key),
+            LABKIT_SERVICE_CIDR=SERVICE_CIDR,
+            LABKIT_APISERVER=f"https://{HOST}:{ports.apiserver}",
+        )
+
+    def _wait_node(self, timeout: float) -> None:
+        api = addons.api_client(self.kubeconfig_path)
+        wait_until(
+            lambda: addons.node_ready(api, self.node_name),
+            f"node {self.node_name} to be Ready",
+            timeout,
+            self._dead_component,
+        )
+
+    def _info(
+        self,
+        ports: Ports,
+        started: bool,
+        since: float,
+        binaries: dict[str, Binary] | None = None,
+        recovered: tuple[str, ...] = (),
+    ) -> ClusterInfo:
+        return ClusterInfo(
+            kubeconfig=self.kubeconfig_path,
+            server=f"https://{HOST}:{ports.apiserver}",
+            state_dir=self.state_dir,
+            started=started,
+            seconds=time.monotonic() - since,
+            binaries={name: binary.path for name, binary in (binaries or {}).items()},
+            recovered=recovered,
+        )
+
+    def _stop_all(self) -> list[str]:
+        """Stop every recorded component, node agent first, and anything the node agent recorded."""
+        stopped = []
+        for name in reversed(COMPONENT_ORDER):
+            pid_file = self.layout.pid_file(name)
+            record = read_record(pid_file)
+            if record is not None and stop_process(record, STOP_GRACE.get(name, 10.0)):
+                stopped.append(name)
+            if name == "node":
+                self._stop_node_leftovers()
+            pid_file.unlink(missing_ok=True)
+        return stopped
+
+    def _stop_node_leftovers(self) -> None:
+        """Pod processes the node agent recorded (``<state>/node/**/*.pid`` with a start time) and left."""
+        if not self.layout.node_state.is_dir():
+            return
+        for pid_file in self.layout.node_state.rglob("*.pid"):
+            record = read_record(pid_file)
+            if record is not None and record.start_time is not None:
+                stop_process(record, grace_seconds=2.0)
+
+    def down(self, wipe: bool = False) -> list[str]:
+        """Stop exactly the recorded processes (SIGTERM, then SIGKILL); ``wipe`` also deletes the state.
+
+        Returns the names of the components that were running.
+        """
+        with self._locked():
+            if wipe:
+                self._remove_volumes()
+            stopped = self._stop_all()
+        if wipe:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        return stopped
+
+    def _remove_volumes(self) -> None:
+        """Before a wipe: delete the host-path volumes this cluster provisioned (best effort)."""
+        if not self.is_running():
+            return
+        try:
+            from kubernetes import client
+
+            volumes = client.CoreV1Api(addons.api_client(self.kubeconfig_path)).list_persistent_volume()
+        except Exception:
+            return
+        for volume in volumes.items:
+            spec = volume.spec
+            host_path = spec.host_path.path if spec and spec.host_path else None
+            if host_path and host_path.startswith(HOSTPATH_PV_ROOT) and ".." not in host_path:
+                shutil.rmtree(host_path, ignore_errors=True)
+
+
+def _require_node_agent() -> None:
+    if importlib.util.find_spec("labkit.cluster.node.__main__") is None:
+        raise ClusterError(
+            "the node agent (labkit.cluster.node) is not part of this install; "
+            "use up(with_node=False) for the control plane alone"
+        )
