@@ -7,7 +7,6 @@ switched off.
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,15 +14,8 @@ from pathlib import Path
 from labkit.cluster.pki import NODE_NAME, Pki
 
 HOST = "127.0.0.1"
-# ClusterIPs come from a loopback range, so the node agent can bind a Service's proxy to its ClusterIP.
-SERVICE_CIDR = "127.96.0.0/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 COMPONENT_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "node")
-
-
-def kubernetes_service_ip(service_cidr: str = SERVICE_CIDR) -> str:
-    """The ClusterIP of the ``kubernetes`` Service: the first address of the service range."""
-    return str(next(ipaddress.ip_network(service_cidr).hosts()))
 
 
 @dataclass(frozen=True)
@@ -110,7 +102,8 @@ def etcd_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
     ]
 
 
-def apiserver_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
+def apiserver_command(binary: Path, layout: StateLayout, ports: Ports, service_cidr: str) -> list[str]:
+    """ClusterIPs come from ``service_cidr``, a loopback range (see ``addresses``)."""
     pki = layout.pki
     return [
         str(binary),
@@ -122,7 +115,7 @@ def apiserver_command(binary: Path, layout: StateLayout, ports: Ports) -> list[s
         f"--tls-cert-file={pki.apiserver_cert}",
         f"--tls-private-key-file={pki.apiserver_key}",
         f"--client-ca-file={pki.ca_cert}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--service-cluster-ip-range={service_cidr}",
         f"--service-account-key-file={pki.service_account_pub}",
         f"--service-account-signing-key-file={pki.service_account_key}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
@@ -146,7 +139,9 @@ def _delegated_auth(kubeconfig: Path) -> list[str]:
     return [f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}"]
 
 
-def controller_manager_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
+def controller_manager_command(
+    binary: Path, layout: StateLayout, ports: Ports, service_cidr: str
+) -> list[str]:
     pki = layout.pki
     kubeconfig = layout.component_kubeconfig("kube-controller-manager")
     return [
@@ -162,7 +157,7 @@ def controller_manager_command(binary: Path, layout: StateLayout, ports: Ports) 
         f"--root-ca-file={pki.ca_cert}",
         f"--cluster-signing-cert-file={pki.ca_cert}",
         f"--cluster-signing-key-file={pki.ca_key}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--service-cluster-ip-range={service_cidr}",
         "--controllers=*",
         # The built-in provisioner behind the StorageClass `standard` (provisioner kubernetes.io/host-path);
         # it makes each volume a directory under /tmp/hostpath_pv/.

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from labkit.cluster import addons, components
+from labkit.cluster.addresses import AddressBlock, claim_block
 from labkit.cluster.binaries import Binary, ensure_binaries, user_bin_dir
 from labkit.cluster.builder.apt import tail
-from labkit.cluster.components import COMPONENT_ORDER, HOST, SERVICE_CIDR, Ports, StateLayout
+from labkit.cluster.components import COMPONENT_ORDER, HOST, Ports, StateLayout
 from labkit.cluster.errors import ClusterError
 from labkit.cluster.health import client_context, http_ok, insecure_context, wait_until
 from labkit.cluster.kubeconfig import write_kubeconfig
-from labkit.cluster.paths import default_state_dir
+from labkit.cluster.paths import cache_root, default_state_dir
 from labkit.cluster.pki import NODE_NAME, Pki, create_pki
 from labkit.cluster.ports import free_ports, port_is_free, require_free
 from labkit.cluster.processes import ProcessRecord, is_alive, read_record, start_process, stop_process
@@ -52,13 +53,20 @@ class ClusterStatus:
     server: str | None
     components: tuple[ComponentStatus, ...]
 
+    def component(self, name: str) -> ComponentStatus:
+        """The status of one component by name (``etcd``, ..., ``node``)."""
+        return next(component for component in self.components if component.name == name)
+
+    @property
+    def control_plane_alive(self) -> bool:
+        """Every control-plane component recorded and alive."""
+        return all(self.component(name).alive for name in CONTROL_PLANE)
+
     @property
     def running(self) -> bool:
-        """Every control-plane component recorded and alive (the node agent is counted when recorded)."""
-        by_name = {component.name: component for component in self.components}
-        control_plane = all(by_name[name].alive for name in CONTROL_PLANE)
-        node = by_name["node"]
-        return control_plane and (node.alive or node.pid is None)
+        """The control plane is alive, and so is the node agent if one was started."""
+        node = self.component("node")
+        return self.control_plane_alive and (node.alive or node.pid is None)
 
     def table(self) -> str:
         """A small text table for the CLI."""
@@ -210,12 +218,30 @@ class LocalCluster:
         with self._locked():
             status = self.status()
             ports = self._saved_ports()
-            node_recorded = next(c for c in status.components if c.name == "node").pid is not None
-            if status.running and ports and self._api_ready(ports)[0] and (node_recorded or not with_node):
-                if with_node:
-                    self._wait_node(timeout)
-                return self._info(ports, started=False, since=started)
+            if ports and status.control_plane_alive and self._api_ready(ports)[0]:
+                return self._complete(status, ports, with_node, timeout, started)
             return self._start(status, progress, with_node, timeout, started)
+
+    def _complete(
+        self, status: ClusterStatus, ports: Ports, with_node: bool, timeout: float, since: float
+    ) -> ClusterInfo:
+        """The control plane runs: start the node agent if it is wanted and not running, then wait."""
+        recovered: tuple[str, ...] = ()
+        node = status.component("node")
+        launched = with_node and not node.alive
+        if launched:
+            if node.pid is not None:
+                recovered = (f"stale state: node (pid {node.pid}) was not running; restarting it",)
+                self._stop_node_leftovers()
+            self._launch("node", components.node_command(self.layout, self.node_name), self._node_env(ports))
+        if with_node:
+            try:
+                self._wait_node(timeout)
+            except ClusterError:
+                if launched:
+                    self._stop_component("node")
+                raise
+        return self._info(ports, started=launched, since=since, recovered=recovered)
 
     def _start(
         self, status: ClusterStatus, progress: bool, with_node: bool, timeout: float, since: float
@@ -227,12 +253,12 @@ class LocalCluster:
                 bar.note(message)
             binaries = ensure_binaries(self.bin_dir, progress=progress)
             bar.step("binaries")
-            service_ip = components.kubernetes_service_ip()
-            pki = create_pki(self.layout.pki.directory, service_ip)
+            block = self._claim_addresses()
+            pki = create_pki(self.layout.pki.directory, block.kubernetes_service_ip)
             ports = self._choose_ports()
-            self._write_files(pki, ports, binaries)
+            self._write_files(pki, ports, binaries, block)
             bar.step("certificates and kubeconfigs")
-            self._start_control_plane(binaries, ports, bar, timeout)
+            self._start_control_plane(binaries, ports, block, bar, timeout)
             api = addons.api_client(self.kubeconfig_path)
             addons.ensure_storage_class(api)
             bar.step("StorageClass standard")
@@ -271,6 +297,23 @@ class LocalCluster:
         self._stop_all()
         return tuple(found)
 
+    def _address_block(self) -> AddressBlock | None:
+        index = self._saved().get("address_block")
+        return AddressBlock(index) if isinstance(index, int) else None
+
+    def _claim_addresses(self) -> AddressBlock:
+        """This cluster's loopback ranges: the ones it had before, else a free block (0 for the default)."""
+        previous = self._address_block()
+        if previous is not None:
+            preferred: int | None = previous.index
+        else:
+            preferred = 0 if self.state_dir.resolve() == default_state_dir().resolve() else None
+        block = claim_block(self.state_dir, cache_root() / "clusters", preferred)
+        if previous is not None and block != previous:
+            # The PKI names the old `kubernetes` ClusterIP: make a new one for the new block.
+            shutil.rmtree(self.layout.pki.directory, ignore_errors=True)
+        return block
+
     def _choose_ports(self) -> Ports:
         """The previous run's ports when they are all free (the kubeconfig stays valid), else new ones."""
         if self.api_port is not None:
@@ -288,7 +331,7 @@ class LocalCluster:
             scheduler=scheduler,
         )
 
-    def _write_files(self, pki: Pki, ports: Ports, binaries: dict[str, Binary]) -> None:
+    def _write_files(self, pki: Pki, ports: Ports, binaries: dict[str, Binary], block: AddressBlock) -> None:
         server = f"https://{HOST}:{ports.apiserver}"
         write_kubeconfig(
             self.kubeconfig_path, server, pki.ca_cert, pki.client_cert("admin"), pki.client_key("admin")
@@ -303,7 +346,9 @@ class LocalCluster:
         saved = {
             "ports": ports.as_dict(),
             "server": server,
-            "service_cidr": SERVICE_CIDR,
+            "address_block": block.index,
+            "service_cidr": block.service_cidr,
+            "pod_cidr": block.pod_cidr,
             "node_name": self.node_name,
             "binaries": {name: str(binary.path) for name, binary in binaries.items()},
         }
@@ -325,22 +370,24 @@ class LocalCluster:
         return None
 
     def _start_control_plane(
-        self, binaries: dict[str, Binary], ports: Ports, bar: _Progress, timeout: float
+        self, binaries: dict[str, Binary], ports: Ports, block: AddressBlock, bar: _Progress, timeout: float
     ) -> None:
         layout = self.layout
+        cidr = block.service_cidr
         self._launch("etcd", components.etcd_command(binaries["etcd"].path, layout, ports))
         etcd_health = f"http://{HOST}:{ports.etcd_client}/health"
         wait_until(lambda: http_ok(etcd_health), "etcd", timeout, self._dead_component)
         bar.step("etcd")
 
-        self._launch(
-            "kube-apiserver", components.apiserver_command(binaries["kube-apiserver"].path, layout, ports)
-        )
+        binary = binaries["kube-apiserver"].path
+        self._launch("kube-apiserver", components.apiserver_command(binary, layout, ports, cidr))
         wait_until(lambda: self._api_ready(ports), "kube-apiserver /readyz", timeout, self._dead_component)
         bar.step("kube-apiserver")
 
         binary = binaries["kube-controller-manager"].path
-        self._launch("kube-controller-manager", components.controller_manager_command(binary, layout, ports))
+        self._launch(
+            "kube-controller-manager", components.controller_manager_command(binary, layout, ports, cidr)
+        )
         binary = binaries["kube-scheduler"].path
         self._launch("kube-scheduler", components.scheduler_command(binary, layout, ports))
         insecure = insecure_context()
@@ -355,13 +402,15 @@ class LocalCluster:
 
     def _node_env(self, ports: Ports) -> dict[str, str]:
         pki = self.layout.pki
+        block = self._address_block() or AddressBlock(0)
         return dict(
             os.environ,
             LABKIT_CLUSTER_STATE_DIR=str(self.state_dir),
             LABKIT_CLUSTER_CA=str(pki.ca_cert),
             LABKIT_NODE_SERVING_CERT=str(pki.node_serving_cert),
             LABKIT_NODE_SERVING_KEY=str(pki.node_serving_key),
-            LABKIT_SERVICE_CIDR=SERVICE_CIDR,
+            LABKIT_SERVICE_CIDR=block.service_cidr,
+            LABKIT_POD_CIDR=block.pod_cidr,
             LABKIT_APISERVER=f"https://{HOST}:{ports.apiserver}",
         )
 
@@ -392,18 +441,19 @@ class LocalCluster:
             recovered=recovered,
         )
 
+    def _stop_component(self, name: str) -> bool:
+        """Stop one recorded component (and, for the node agent, what it left); forget its pid file."""
+        pid_file = self.layout.pid_file(name)
+        record = read_record(pid_file)
+        stopped = record is not None and stop_process(record, STOP_GRACE.get(name, 10.0))
+        if name == "node":
+            self._stop_node_leftovers()
+        pid_file.unlink(missing_ok=True)
+        return stopped
+
     def _stop_all(self) -> list[str]:
         """Stop every recorded component, node agent first, and anything the node agent recorded."""
-        stopped = []
-        for name in reversed(COMPONENT_ORDER):
-            pid_file = self.layout.pid_file(name)
-            record = read_record(pid_file)
-            if record is not None and stop_process(record, STOP_GRACE.get(name, 10.0)):
-                stopped.append(name)
-            if name == "node":
-                self._stop_node_leftovers()
-            pid_file.unlink(missing_ok=True)
-        return stopped
+        return [name for name in reversed(COMPONENT_ORDER) if self._stop_component(name)]
 
     def _stop_node_leftovers(self) -> None:
         """Pod processes the node agent recorded (``<state>/node/**/*.pid`` with a start time) and left."""
