@@ -20,6 +20,21 @@ POD_NETWORK = ipaddress.IPv4Network("127.244.0.0/16")
 SUBNET_LOCK_DIR = Path("/tmp/labkit-node-subnets")
 
 
+def listening_addresses(proc_net_tcp: Path = Path("/proc/net/tcp")) -> set[str]:
+    """IPv4 addresses something listens on right now (from the kernel's socket table)."""
+    found: set[str] = set()
+    try:
+        lines = proc_net_tcp.read_text().splitlines()[1:]
+    except OSError:
+        return found
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A":  # TCP_LISTEN
+            hex_ip = fields[1].split(":")[0]
+            found.add(str(ipaddress.IPv4Address(bytes.fromhex(hex_ip)[::-1])))
+    return found
+
+
 class SubnetClaim:
     """An exclusive claim on one /24 of the pod network for this agent process."""
 
@@ -33,7 +48,10 @@ class SubnetClaim:
             order.remove(preferred)
             order.insert(0, preferred)
         self._handle: IO[str] | None = None
+        busy = listening_addresses()
         for index in order:
+            if any(address in busy for address in map(str, subnets[index].hosts())):
+                continue  # used by a node agent that predates the locks, or by someone else
             handle = (lock_dir / f"{index}.lock").open("a+")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -93,6 +111,13 @@ class AddressPool:
                     self._save()
                     return str(host)
             raise RuntimeError(f"no free pod address left in {self.claim.subnet}")
+
+    def adopt(self, uid: str, address: str) -> str:
+        """Keep the address a pod already reports (it cannot change once set), e.g. after an agent restart."""
+        with self._lock:
+            self._by_uid[uid] = address
+            self._save()
+            return address
 
     def release(self, uid: str) -> None:
         """Give the pod's address back (no-op for an unknown uid)."""

@@ -79,6 +79,9 @@ class NodeAgent:
         self._lock = threading.Lock()
         self.proxies = ServiceProxies(self.api, self.refresh_hosts)
         config.state_dir.mkdir(parents=True, exist_ok=True)
+        leftovers = stop_leftovers(config.state_dir)
+        if leftovers:
+            log.info("stopped %d container processes left by a previous run", leftovers)
         self.ctx = NodeContext(
             node_name=config.node_name,
             host_ip=config.host_ip,
@@ -106,9 +109,6 @@ class NodeAgent:
 
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; then stop every container and return 0."""
-        leftovers = stop_leftovers(self.config.state_dir)
-        if leftovers:
-            log.info("stopped %d container processes left by a previous run", leftovers)
         self.log_server.start()
         self.registration.register()
         self.registration.renew_lease()

@@ -101,7 +101,10 @@ class PodWorker(threading.Thread):
         self.uid = str(pod["metadata"]["uid"])
         self.key = (str(pod["metadata"]["namespace"]), str(pod["metadata"]["name"]))
         self.dir = ctx.pod_dir(self.uid)
-        self.pod_ip = ctx.addresses.acquire(self.uid)
+        reported_ip = (pod.get("status") or {}).get("podIP")
+        self.pod_ip = (
+            ctx.addresses.adopt(self.uid, reported_ip) if reported_ip else ctx.addresses.acquire(self.uid)
+        )
         self.start_time = (pod.get("status") or {}).get("startTime") or now_rfc3339()
         self.volumes = PodVolumes(pod, self.dir, ctx.source)
         self.hosts_file = self.dir / "hosts"
@@ -203,7 +206,8 @@ class PodWorker(threading.Thread):
                     if exc.status == 404:
                         self._gone.set()
                         continue
-                    log.warning("pod %s/%s: API error %s %s", *self.key, exc.status, exc.reason)
+                    log.warning("pod %s/%s: API error %s %s %s", *self.key, exc.status, exc.reason, exc.body)
+                    self._wake.wait(RETRY_SECONDS)
                 except Exception:
                     log.exception("pod %s/%s: sync failed", *self.key)
                 self._wake.wait(TICK_SECONDS)
@@ -649,13 +653,15 @@ class PodWorker(threading.Thread):
             self._write_status(force=True)
         except ApiException as exc:
             if exc.status != 404:
-                log.warning("pod %s/%s: final status not written: %s", *self.key, exc.reason)
+                log.warning("pod %s/%s: final status not written: %s %s", *self.key, exc.reason, exc.body)
         try:
             self.ctx.core.delete_namespaced_pod(
                 self.key[1],
                 self.key[0],
                 grace_period_seconds=0,
-                body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=self.uid)),
+                body=client.V1DeleteOptions(
+                    grace_period_seconds=0, preconditions=client.V1Preconditions(uid=self.uid)
+                ),
             )
         except ApiException as exc:
             if exc.status not in (404, 409):
