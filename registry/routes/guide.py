@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from quart import Blueprint, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry.model import PayloadError, RegistrationRejected, decode_guide_agent
 from registry.routes.common import BadJson, error_response, json_body, json_response, runtime
+
+log = logging.getLogger("registry.guide")
 
 blueprint = Blueprint("guide", __name__)
 
@@ -25,6 +29,7 @@ async def register_agent() -> Response:
         return error_response(str(exc), 400)
     except (SQLAlchemyError, OSError) as exc:
         rt.metrics.errors.labels(kind="database").inc()
+        log.warning("registration failed", extra={"agent_id": registration.agent_id, "error": str(exc)[:500]})
         return error_response(f"database error: {type(exc).__name__}", 503)
     return json_response(
         {

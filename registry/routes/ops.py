@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from quart import Blueprint, Response
+from quart import Blueprint, Response, request
 
 from registry import __version__, clock
 from registry.openapi import openapi_document
@@ -28,10 +28,21 @@ async def root() -> Response:
     )
 
 
-@blueprint.get("/health")
+@blueprint.route("/health", methods=["GET", "HEAD"])
 async def health() -> Response:
-    """Liveness: static, never touches the database."""
+    """Liveness: static, never touches the database. HEAD answers with headers only."""
     rt = runtime()
+    if request.method == "HEAD":
+        return Response(
+            b"",
+            status=200,
+            content_type="application/json",
+            headers={
+                "X-Health-Status": "healthy",
+                "X-Service-Version": __version__,
+                "X-Uptime-Seconds": str(int(rt.uptime)),
+            },
+        )
     return json_response(
         {
             "status": "healthy",
@@ -42,20 +53,6 @@ async def health() -> Response:
             "instance_id": rt.settings.instance_id,
             "leader": rt.leadership.is_leader,
         }
-    )
-
-
-@blueprint.route("/health", methods=["HEAD"])
-async def health_head() -> Response:
-    return Response(
-        b"",
-        status=200,
-        content_type="application/json",
-        headers={
-            "X-Health-Status": "healthy",
-            "X-Service-Version": __version__,
-            "X-Uptime-Seconds": str(int(runtime().uptime)),
-        },
     )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from registry.model import AgentRegistration, DependencySpec, SchemaEntry, endpoint_for
@@ -68,6 +70,22 @@ def dependency_from_json(data: Mapping[str, Any]) -> DependencySpec:
     )
 
 
+T = TypeVar("T")
+
+# MySQL deadlock / lock wait timeout; PostgreSQL serialization failure / deadlock; a duplicate key from a
+# concurrent insert of the same agent (then the retry takes the update path).
+_RETRY_CODES = {"1213", "1205", "40001", "40P01", "1062", "23505"}
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    original = exc.orig
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if code is None and original is not None and getattr(original, "args", None):
+        code = original.args[0]
+    text = str(exc).lower()
+    return str(code) in _RETRY_CODES or "deadlock" in text or "unique constraint failed: agents" in text
+
+
 class Storage:
     """The registry's database: reads, serialised writes on SQLite, and every query by name."""
 
@@ -85,6 +103,22 @@ class Storage:
             return
         async with self._write_lock, self.engine.begin() as conn:
             yield conn
+
+    async def transaction(self, work: Callable[[AsyncConnection], Awaitable[T]], attempts: int = 6) -> T:
+        """Run work in a write transaction, retrying when the database reports a deadlock or conflict.
+
+        MySQL/MariaDB (gap locks) and PostgreSQL (serialisation) may abort one of two concurrent writers;
+        the loser is simply run again, so callers never see it.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.write() as conn:
+                    return await work(conn)
+            except (OperationalError, IntegrityError) as exc:
+                if attempt == attempts or not _retryable(exc):
+                    raise
+                await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)
+        raise AssertionError("unreachable")
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -228,11 +262,12 @@ class Storage:
         resolution: Mapping[str, Any],
     ) -> SavedRegistration:
         """Insert or update the agent, replace its tools, store schemas, resolutions, events: one commit."""
-        async with self.write() as conn:
+
+        async def work(conn: AsyncConnection) -> SavedRegistration:
+            # No SELECT ... FOR UPDATE: on InnoDB it takes gap locks that deadlock concurrent first
+            # registrations. Two writers of the same new id collide on the primary key and are retried.
             existing = (
-                await conn.execute(
-                    sa.select(agents).where(agents.c.agent_id == reg.agent_id).with_for_update()
-                )
+                await conn.execute(sa.select(agents).where(agents.c.agent_id == reg.agent_id))
             ).first()
             if existing is None:
                 await conn.execute(sa.insert(agents).values(**self._new_agent_row(reg, now), **resolution))
@@ -241,7 +276,8 @@ class Storage:
                 await conn.execute(
                     sa.update(agents).where(agents.c.agent_id == reg.agent_id).values(**values, **resolution)
                 )
-            await conn.execute(sa.delete(capabilities).where(capabilities.c.agent_id == reg.agent_id))
+            if existing is not None:
+                await conn.execute(sa.delete(capabilities).where(capabilities.c.agent_id == reg.agent_id))
             if reg.tools:
                 await conn.execute(sa.insert(capabilities), self._tool_rows(reg))
             await self._store_schemas(conn, reg.schemas, now)
@@ -253,7 +289,9 @@ class Storage:
                 if existing is not None and revived:
                     data.update(old_status=existing.status, new_status="healthy", source="registration")
                 event_id = await self._event(conn, "register", reg.agent_id, reg.name, now, data)
-        return SavedRegistration(created, revived, event_id)
+            return SavedRegistration(created, revived, event_id)
+
+        return await self.transaction(work)
 
     @staticmethod
     def _new_agent_row(reg: AgentRegistration, now: float) -> dict[str, Any]:
@@ -403,12 +441,13 @@ class Storage:
 
     async def unregister(self, agent_id: str, now: float) -> int | None:
         """Mark the agent unhealthy (last-seen kept) with an ``unregister`` event; None when unknown."""
-        async with self.write() as conn:
+
+        async def work(conn: AsyncConnection) -> int | None:
             row = (
                 await conn.execute(
-                    sa.select(agents.c.name, agents.c.status, agents.c.agent_type)
-                    .where(agents.c.agent_id == agent_id)
-                    .with_for_update()
+                    sa.select(agents.c.name, agents.c.status, agents.c.agent_type).where(
+                        agents.c.agent_id == agent_id
+                    )
                 )
             ).first()
             if row is None:
@@ -423,6 +462,8 @@ class Storage:
                 "new_status": "unhealthy",
             }
             return await self._event(conn, "unregister", agent_id, row.name, now, data)
+
+        return await self.transaction(work)
 
     # ---- health monitor -------------------------------------------------------------------------
 
@@ -524,10 +565,9 @@ class Storage:
                 )
                 for tool in (await conn.execute(tool_query)).all():
                     tools.setdefault(tool.agent_id, []).append(tool)
-            statuses = dict(
-                (await conn.execute(sa.select(agents.c.agent_id, agents.c.status))).tuples().all()
-            )
-        return list(rows), tools, {str(k): str(v) for k, v in statuses.items()}
+            status_rows = await conn.execute(sa.select(agents.c.agent_id, agents.c.status))
+            statuses = {str(r.agent_id): str(r.status) for r in status_rows}
+        return list(rows), tools, statuses
 
     async def capability_index(self) -> list[Any]:
         """Every tool with its agent's id, endpoint and status, for GET /capabilities."""
