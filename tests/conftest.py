@@ -7,6 +7,8 @@ import socket
 
 import pytest
 
+pytest_plugins = ["tests.cluster_fixture"]
+
 
 def running_in_ci() -> bool:
     """CI sets CI=true; there a missing service is a failure, not a skip."""
