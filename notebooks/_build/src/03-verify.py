@@ -1,0 +1,222 @@
+# %% [markdown]
+# # 03 · Verify the registry, and run real MCP Mesh agents against it
+#
+# The guide's step 4, then further: the registry on the cluster serves real agents from the
+# `mcp-mesh` package running on this machine.
+#
+# **What you will learn**
+# - reaching a pod from your machine with a port-forward;
+# - the registry's endpoints: health (liveness), ready (readiness), metrics, agents, capabilities;
+# - the guide's registration call, and the registry's log;
+# - what "stable identity and storage" means: delete pod 0 and it comes back with the same name and
+#   the same data;
+# - a provider and a consumer agent: the consumer's dependency resolved to the provider, the
+#   provider killed, and the registry marking it unhealthy after `AGENT_TIMEOUT`.
+
+# %% tags=["parameters"]
+cluster = "local"
+namespace = "mcp-mesh"
+image = "mcp-mesh/registry:dev"
+rollout_timeout = 180
+agent_timeout_setting = "6s"  # for the agent step: silence after which an agent is unhealthy (guide: 60s)
+health_check_interval_setting = "2s"  # how often the registry's monitor looks (guide: 30s)
+agent_start_timeout = 90  # importing mcp-mesh and starting an agent takes a few seconds
+cleanup = True  # stop the agents and restore the guide's configuration
+
+# %%
+import contextlib
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+import labkit as lk
+
+lab = lk.connect(cluster=cluster, namespace=namespace)
+STATEFULSET = "statefulset/mcp-mesh-registry"
+# Set-up (idempotent): the dev registry of lessons 00-02.
+if lab.exists(STATEFULSET) and lab.get(STATEFULSET)["spec"].get("podManagementPolicy") == "Parallel":
+    lab.delete(STATEFULSET)  # left in the three-replica shape by lesson 04/07
+for name in ("namespace-rbac.yaml", "registry-config.yaml", "registry-statefulset-dev.yaml"):
+    lab.apply(lk.MANIFESTS / name, images={"mcp-mesh/registry": image})
+lab.wait_rollout(STATEFULSET, timeout=rollout_timeout)
+lk.check(lab.get(STATEFULSET)["status"].get("readyReplicas") == 1, "the dev registry is deployed and ready")
+
+# %% [markdown]
+# ## 1. Port-forward
+# `lab.port_forward` is `kubectl port-forward` as a context manager: it yields a URL and stops the
+# forward when the block ends. The lesson keeps it open across cells in an `ExitStack`.
+
+# %%
+lk.show("kubectl port-forward svc/mcp-mesh-registry 8000:8000 &")
+forwards = contextlib.ExitStack()
+url = forwards.enter_context(lab.port_forward("svc/mcp-mesh-registry", 8000))
+reg = lk.RegistryClient(url)
+print(url)
+
+# %% [markdown]
+# ## 2. Health, readiness and metrics
+# `/health` is the liveness probe: static, it never touches the database, so a slow database cannot
+# get the pod killed. `/ready` is the readiness probe: database reachable (and, with leader election
+# on SQLite, this pod the leader).
+
+# %%
+lk.show(f"curl {url}/health")
+health = reg.health()
+print(health)
+lk.check(health["status"] == "healthy", "GET /health says healthy")
+lk.check(reg.ready(), "GET /ready says ready")
+lk.show(f"curl {url}/metrics | grep mcp_")
+metrics = reg.metrics_text()
+mcp_lines = [line for line in metrics.splitlines() if line.startswith("mcp_registry_")]
+print("\n".join(mcp_lines[:12]))
+lk.check(any(line.startswith("mcp_registry_requests_total") for line in mcp_lines), "Prometheus metrics include mcp_registry_requests_total")
+
+# %% [markdown]
+# ## 3. The guide's registration, agents and capabilities
+
+# %%
+lk.show(f"curl -X POST {url}/agents -d '{{\"id\": \"test-agent-lab\", \"capabilities\": [\"test\"], \"endpoint\": \"http://agent-lab:8080\"}}'")
+reg.register("test-agent-lab", ["test"], "http://agent-lab:8080")
+lk.show(f"curl {url}/agents")
+agent_ids = [a["id"] for a in reg.agents()]
+print(agent_ids)
+lk.check("test-agent-lab" in agent_ids, "the registered agent is listed")
+lk.show(f"curl {url}/capabilities")
+capabilities = reg.capabilities()
+print(capabilities)
+lk.check("test" in str(capabilities), "its capability `test` is listed with its provider")
+lk.record("agents_registered", len(agent_ids))
+
+# %%
+lk.show("kubectl logs mcp-mesh-registry-0 --tail=15")
+log = lab.logs("mcp-mesh-registry-0", tail=15)
+print(log)
+lk.check(log.strip() != "", "the registry writes one-line structured logs")
+
+# %% [markdown]
+# ## 4. Stable identity and storage
+# This step also switches the registry to short health timeouts for the agent step below: settings
+# are read at start, so the new ConfigMap takes effect when the pod restarts. Deleting pod 0 does
+# both: the StatefulSet recreates it **with the same name and the same claim**, so the agent
+# registered above is still there.
+
+# %%
+config = yaml.safe_load_all((lk.MANIFESTS / "registry-config.yaml").read_text())
+config = [doc for doc in config if doc["kind"] == "ConfigMap"][0]
+config["data"].update({"AGENT_TIMEOUT": agent_timeout_setting, "HEALTH_CHECK_INTERVAL": health_check_interval_setting})
+lk.show(f"kubectl patch configmap mcp-registry-config -p '{{\"data\": {{\"AGENT_TIMEOUT\": \"{agent_timeout_setting}\", \"HEALTH_CHECK_INTERVAL\": \"{health_check_interval_setting}\"}}}}'")
+lab.apply(config)
+old_uid = lab.get("pod/mcp-mesh-registry-0")["metadata"]["uid"]
+forwards.close()  # the forward ends with the pod
+lk.show("kubectl delete pod mcp-mesh-registry-0")
+lab.delete("pod/mcp-mesh-registry-0")
+lab.wait_for("pod/mcp-mesh-registry-0", "Ready", timeout=rollout_timeout)
+new_pod = lab.get("pod/mcp-mesh-registry-0")
+lk.check(new_pod["metadata"]["uid"] != old_uid, "pod 0 was replaced by a new pod (new UID) with the same name")
+volumes = [v["persistentVolumeClaim"]["claimName"] for v in new_pod["spec"]["volumes"] if "persistentVolumeClaim" in v]
+lk.check(volumes == ["data-mcp-mesh-registry-0"], "…and the same claim, data-mcp-mesh-registry-0")
+
+# %%
+forwards = contextlib.ExitStack()
+url = forwards.enter_context(lab.port_forward("svc/mcp-mesh-registry", 8000))
+reg = lk.RegistryClient(url)
+survived = "test-agent-lab" in [a["id"] for a in reg.agents()]
+lk.check(survived, "the agent registered before the restart is still there: the data lives on the claim")
+lk.record("data_survived_restart", survived)
+
+# %% [markdown]
+# ## 5. Real MCP Mesh agents
+# `notebooks/agents/provider.py` offers the capability `greeting`; `consumer.py` has a tool that
+# depends on it. Both are ordinary `mcp-mesh` agents: they register through `POST /heartbeat`, keep
+# alive with `HEAD /heartbeat/{id}`, and the registry tells the consumer where the provider is.
+
+# %%
+import sys
+
+sys.path.insert(0, str(lk.MANIFESTS.parent / "notebooks" / "agents"))
+import mesh_agents
+
+agent_logs = Path(tempfile.mkdtemp(prefix="lab-agents-"))
+provider = mesh_agents.start_agent("provider", url, agent_logs)
+consumer = mesh_agents.start_agent("consumer", url, agent_logs)
+
+
+def agents_by_name() -> dict:
+    return {a.get("name"): a for a in reg.agents()}
+
+
+def both_healthy() -> bool:
+    found = agents_by_name()
+    return all(found.get(n, {}).get("status") == "healthy" for n in ("lab-provider", "lab-consumer"))
+
+
+lab.wait_for(both_healthy, timeout=agent_start_timeout)
+display(pd.DataFrame(reg.agents())[["id", "name", "status", "endpoint"]])
+lk.check(both_healthy(), "provider and consumer registered and healthy")
+
+# %%
+def consumer_answer() -> str:
+    return mesh_agents.call_tool(consumer, "welcome", name="lab")
+
+
+def dependency_resolved() -> bool:
+    return "Hello from the lab provider" in consumer_answer()
+
+
+lab.wait_for(dependency_resolved, timeout=agent_start_timeout)
+answer = consumer_answer()
+print(answer)
+lk.check("Hello from the lab provider, lab!" == answer, "the consumer's call went through the resolved dependency to the provider")
+lk.check(agents_by_name()["lab-consumer"].get("dependencies_resolved", 0) >= 1, "the registry counts the consumer's dependency as resolved")
+lk.record("mesh_dependency_resolved", True)
+
+# %% [markdown]
+# ## 6. The provider dies
+# `SIGKILL` gives the provider no chance to unregister, as a crashed pod or a lost node would. Its
+# heartbeats stop; after `AGENT_TIMEOUT` the registry's health monitor marks it unhealthy, and the
+# consumer learns it on its next heartbeat.
+
+# %%
+provider.kill()
+killed_at = time.monotonic()
+
+
+def provider_unhealthy() -> bool:
+    return agents_by_name().get("lab-provider", {}).get("status") == "unhealthy"
+
+
+lab.wait_for(provider_unhealthy, timeout=agent_start_timeout)
+unhealthy_after = time.monotonic() - killed_at
+print(f"provider marked unhealthy {unhealthy_after:.1f}s after it was killed (AGENT_TIMEOUT={agent_timeout_setting}, interval {health_check_interval_setting})")
+lk.check(provider_unhealthy(), "the registry marked the killed provider unhealthy")
+lk.record("provider_unhealthy_seconds", round(unhealthy_after, 2))
+
+# %%
+UNRESOLVED = "greeting dependency unresolved"  # what consumer.py answers without a provider
+lab.wait_for(lambda: consumer_answer() == UNRESOLVED, timeout=agent_start_timeout)
+print(consumer_answer())
+lk.check(consumer_answer() == UNRESOLVED, "the consumer no longer resolves `greeting`: it says so instead of calling a dead agent")
+
+# %% [markdown]
+# ## Summary
+# - through a port-forward: healthy, ready, metrics, agents and capabilities;
+# - pod 0 came back with the same name and claim, and its data;
+# - real agents registered, the dependency resolved, and a killed provider was marked unhealthy
+#   within `AGENT_TIMEOUT` plus one monitor interval.
+
+# %% [markdown]
+# ## Cleanup
+# Stop the consumer, close the forward, and put the guide's timeouts back (pod 0 restarts to read them).
+
+# %%
+consumer.stop()
+provider.kill()
+forwards.close()
+if cleanup:
+    lab.apply(lk.MANIFESTS / "registry-config.yaml")
+    lab.delete("pod/mcp-mesh-registry-0")
+    lab.wait_for("pod/mcp-mesh-registry-0", "Ready", timeout=rollout_timeout)
+    lk.check(lab.get("configmap/mcp-registry-config")["data"]["AGENT_TIMEOUT"] == "60s", "agents stopped; the guide's configuration is back")
