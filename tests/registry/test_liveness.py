@@ -1,0 +1,58 @@
+"""The hot path: HEAD costs no database statement; replicas on one database see each other's changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.registry.conftest import Harness, MakeRegistry, tool
+
+
+def count_statements(registry: Harness) -> list[str]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(registry.runtime.engine.sync_engine, "before_cursor_execute", record)
+    return statements
+
+
+@pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
+async def test_head_costs_no_database_statement(registry: Harness) -> None:
+    await registry.register("agent-a", [tool("f", "a")])
+    statements = count_statements(registry)
+    for _ in range(50):
+        assert await registry.head("/heartbeat/agent-a") == 200
+    assert statements == []
+    await registry.runtime.liveness.flush()
+    assert len(statements) == 1, "one batched UPDATE for all pending last-seen times"
+    assert statements[0].lstrip().upper().startswith("UPDATE AGENTS")
+
+
+async def test_replicas_on_one_database_see_each_other(make_registry: MakeRegistry) -> None:
+    a = await make_registry()
+    b = await make_registry()
+    await a.register("agent-x", [tool("f", "x")])
+    assert await b.head("/heartbeat/agent-x") == 200, "B finds an agent registered through A"
+    await a.register("agent-y", [tool("f", "y")])
+    await b.runtime.liveness.sync()
+    assert await b.head("/heartbeat/agent-x") == 202, "B learns of A's registration from the events"
+    await a.register("agent-x", [tool("f", "x")])
+    assert await b.head("/heartbeat/agent-x") == 200, "B re-reads the agent before answering 202"
+    assert (await a.client.delete("/agents/agent-x")).status_code == 204
+    await b.runtime.liveness.sync()
+    assert await b.head("/heartbeat/agent-x") == 410, "B learns of the unregister"
+
+
+async def test_batched_last_seen_reaches_the_database(make_registry: MakeRegistry) -> None:
+    a = await make_registry()
+    b = await make_registry()
+    await a.register("agent-x", [tool("f", "x")])
+    first = (await (await b.client.get("/agents")).get_json())["agents"][0]["last_seen"]
+    assert await a.head("/heartbeat/agent-x") == 200
+    await a.runtime.liveness.flush()
+    second = (await (await b.client.get("/agents")).get_json())["agents"][0]["last_seen"]
+    assert second > first
