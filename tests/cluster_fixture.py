@@ -26,12 +26,19 @@ def _uses_cluster(item: pytest.Item) -> bool:
     return "local_cluster" in getattr(item, "fixturenames", ())
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark cluster tests, and build missing binaries now (outside test timeouts) if any will run."""
-    wanted = [item for item in items if _uses_cluster(item)]
-    for item in wanted:
-        item.add_marker(pytest.mark.cluster)
-    if wanted and not config.getoption("collectonly"):
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that use the cluster (before ``-m`` selects), so ``-m cluster`` finds them."""
+    for item in items:
+        if _uses_cluster(item):
+            item.add_marker(pytest.mark.cluster)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build missing binaries now, outside every test's timeout, when a selected test needs the cluster."""
+    if session.config.getoption("collectonly"):
+        return
+    if any(_uses_cluster(item) for item in session.items):
         ensure_binaries(progress=True)
 
 

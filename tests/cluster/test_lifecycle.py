@@ -85,6 +85,24 @@ def test_kubeconfig_reaches_the_api_and_home_config_is_untouched(cluster: LocalC
     assert after == before
 
 
+def labkit_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    labkit = str(Path(sys.executable).parent / "labkit")
+    return subprocess.run([labkit, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_cli_up_status_and_kubeconfig(cluster: LocalCluster) -> None:
+    state = ["--state-dir", str(cluster.state_dir)]
+    up = labkit_cli("cluster", "up", "--without-node", "--quiet", *state)
+    assert up.returncode == 0, up.stderr
+    assert "already running" in up.stdout
+    assert f"export KUBECONFIG={cluster.kubeconfig_path}" in up.stdout
+    path = labkit_cli("cluster", "kubeconfig", *state)
+    assert path.stdout.strip() == str(cluster.kubeconfig_path)
+    status = labkit_cli("cluster", "status", *state)
+    assert status.returncode == 0
+    assert all(name in status.stdout for name in CONTROL_PLANE)
+
+
 def test_a_crashed_component_is_detected_and_up_recovers_with_the_data(cluster: LocalCluster) -> None:
     kubectl(cluster, "create", "configmap", "survivor", "--from-literal=k=v")
     apiserver = cluster.status().component("kube-apiserver")
@@ -160,8 +178,12 @@ def test_bad_api_port_type_is_rejected() -> None:
         LocalCluster(api_port="6443")  # type: ignore[arg-type]
 
 
-def test_wipe_removes_the_state(cluster: LocalCluster) -> None:
+def test_cli_down_wipe_stops_everything_and_removes_the_state(cluster: LocalCluster) -> None:
     pids = [c.pid for c in cluster.status().components if c.pid]
-    cluster.down(wipe=True)
+    assert pids
+    down = labkit_cli("cluster", "down", "--wipe", "--state-dir", str(cluster.state_dir))
+    assert down.returncode == 0, down.stderr
+    assert "stopped: " in down.stdout
     assert not cluster.state_dir.exists()
+    assert labkit_cli("cluster", "status", "--state-dir", str(cluster.state_dir)).returncode == 3
     assert all(process_start_time(pid) is None for pid in pids)
