@@ -18,13 +18,13 @@ Handler = Callable[[argparse.Namespace], int]
 
 def cluster_choice(args: argparse.Namespace) -> str:
     """``--context NAME`` when given, else ``--cluster`` (default ``local``)."""
-    return str(args.context or args.cluster)
+    return str(args.context or args.cluster or "local")
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     """--cluster / --context / --namespace, shared by doctor and run."""
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--cluster", default="local", help="'local' (default): labkit's local cluster")
+    target.add_argument("--cluster", help="'local' (default): labkit's local cluster")
     target.add_argument("--context", help="a kube context instead, e.g. kind-kind or minikube")
     parser.add_argument(
         "--namespace", "-n", default="mcp-mesh", help="the lab's namespace (default mcp-mesh)"

@@ -51,7 +51,7 @@ def check_namespace_name(namespace: object) -> str:
 
 
 def connect(
-    cluster: str | None = "local",
+    cluster: Any = "local",
     namespace: str = "mcp-mesh",
     *,
     kubeconfig: str | os.PathLike[str] | None = None,
@@ -60,12 +60,18 @@ def connect(
     """Connect to the lab's cluster and return a Lab.
 
     cluster: ``"local"`` for labkit's local cluster (started when it is not running), a kube context name
-    (``"kind-kind"``, ``"minikube"``, ...), or None for the kubeconfig's current context.
+    (``"kind-kind"``, ``"minikube"``, ...), None for the kubeconfig's current context, or a
+    ``labkit.cluster.LocalCluster`` object (started when it is not running).
     """
-    if cluster is not None:
-        require_type("cluster", cluster, str)
     namespace = check_namespace_name(namespace)
-    if cluster == "local":
+    if cluster is not None and not isinstance(cluster, str):
+        if not (hasattr(cluster, "up") and hasattr(cluster, "kubeconfig_path")):
+            raise BadParameter(
+                f"cluster must be 'local', a kube context name, None or a LocalCluster, not {cluster!r}"
+            )
+        kube = Kube(start_local_cluster(progress, cluster), None)
+        local = True
+    elif cluster == "local":
         kube = Kube(start_local_cluster(progress), None)
         local = True
     else:
@@ -75,17 +81,19 @@ def connect(
     return Lab(kube, namespace, local=local, server_version=version)
 
 
-def start_local_cluster(progress: bool = True) -> str:
-    """Start labkit's local cluster if it is not running and return its kubeconfig path."""
+def start_local_cluster(progress: bool = True, cluster: Any = None) -> str:
+    """Start labkit's local cluster (or the given LocalCluster) unless it runs; return its kubeconfig."""
+    if cluster is None:
+        try:
+            from labkit.cluster import LocalCluster  # type: ignore[attr-defined,unused-ignore]
+        except ImportError:
+            raise ClusterUnavailable(
+                "labkit's local cluster is not available in this installation; "
+                "connect to another cluster with connect(cluster='<kube context>')"
+            ) from None
+        cluster = LocalCluster()
     try:
-        from labkit.cluster import LocalCluster  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise ClusterUnavailable(
-            "labkit's local cluster is not available in this installation; "
-            "connect to another cluster with connect(cluster='<kube context>')"
-        ) from None
-    try:
-        info = LocalCluster().up(progress=progress)
+        info = cluster.up(progress=progress)
     except LabError:
         raise
     except Exception as exc:
