@@ -308,11 +308,7 @@ class LocalCluster:
             preferred: int | None = previous.index
         else:
             preferred = 0 if self.state_dir.resolve() == default_state_dir().resolve() else None
-        block = claim_block(self.state_dir, cache_root() / "clusters", preferred)
-        if previous is not None and block != previous:
-            # The PKI names the old `kubernetes` ClusterIP: make a new one for the new block.
-            shutil.rmtree(self.layout.pki.directory, ignore_errors=True)
-        return block
+        return claim_block(self.state_dir, cache_root() / "clusters", preferred)
 
     def _choose_ports(self) -> Ports:
         """The previous run's ports when they are all free (the kubeconfig stays valid), else new ones."""

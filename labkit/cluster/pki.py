@@ -168,6 +168,32 @@ def _leaf(
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
+API_SERVER_NAMES = (
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+
+
+def _issue_apiserver_cert(
+    pki: Pki, ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name, service_ip: str
+) -> None:
+    server = [ExtendedKeyUsageOID.SERVER_AUTH]
+    ips = ["127.0.0.1", service_ip]
+    key, cert = _leaf(ca_key, ca_name, _name("kube-apiserver"), server, API_SERVER_NAMES, ips)
+    _write_key(pki.apiserver_key, key)
+    _write_cert(pki.apiserver_cert, cert)
+
+
+def serves_ip(cert_file: Path, ip: str) -> bool:
+    """Whether the certificate's subject alternative names include the IP address."""
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return ipaddress.ip_address(ip) in names.get_values_for_type(x509.IPAddress)
+
+
 def create_pki(directory: Path, service_ip: str) -> Pki:
     """Create every key and certificate in ``directory`` unless a complete set is already there.
 
@@ -175,6 +201,13 @@ def create_pki(directory: Path, service_ip: str) -> Pki:
     """
     pki = Pki(directory)
     if pki.complete():
+        if not serves_ip(pki.apiserver_cert, service_ip):
+            # The cluster moved to another address block: reissue only the serving certificate.
+            ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+            if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+                raise TypeError(f"{pki.ca_key} is not the EC key labkit writes")
+            ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
+            _issue_apiserver_cert(pki, ca_key, ca_name, service_ip)
         return pki
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = _new_key()
@@ -203,11 +236,7 @@ def create_pki(directory: Path, service_ip: str) -> Pki:
 
     server = [ExtendedKeyUsageOID.SERVER_AUTH]
     client = [ExtendedKeyUsageOID.CLIENT_AUTH]
-    api_names = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
-    api_names.append("kubernetes.default.svc.cluster.local")
-    key, cert = _leaf(ca_key, ca_name, _name("kube-apiserver"), server, api_names, ["127.0.0.1", service_ip])
-    _write_key(pki.apiserver_key, key)
-    _write_cert(pki.apiserver_cert, cert)
+    _issue_apiserver_cert(pki, ca_key, ca_name, service_ip)
 
     key, cert = _leaf(ca_key, ca_name, _name(NODE_NAME), server, ["localhost", NODE_NAME], ["127.0.0.1"])
     _write_key(pki.node_serving_key, key)

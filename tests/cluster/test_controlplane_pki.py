@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from labkit.cluster.kubeconfig import write_kubeconfig
-from labkit.cluster.pki import CLIENT_IDENTITIES, ClientIdentity, Pki, create_pki
+from labkit.cluster.pki import CLIENT_IDENTITIES, ClientIdentity, Pki, create_pki, serves_ip
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +103,13 @@ def test_kubeconfig_embeds_the_credentials(pki: Pki, tmp_path: Path) -> None:
     assert config["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:6443"
     assert config["users"][0]["user"]["client-key-data"]
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_new_service_ip_reissues_only_the_serving_certificate(tmp_path: Path) -> None:
+    first = create_pki(tmp_path, service_ip="127.96.0.1")
+    ca, admin = first.ca_cert.read_bytes(), first.client_cert("admin").read_bytes()
+    second = create_pki(tmp_path, service_ip="127.120.0.1")
+    assert serves_ip(second.apiserver_cert, "127.120.0.1")
+    assert not serves_ip(second.apiserver_cert, "127.96.0.1")
+    assert (second.ca_cert.read_bytes(), second.client_cert("admin").read_bytes()) == (ca, admin)
+    assert signed_by_ca(second, load(second.apiserver_cert))
