@@ -8,6 +8,7 @@ import itertools
 import os
 import re
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +38,14 @@ DELETE_CONDITIONS = ("delete", "deleted")
 DEFAULT_LEASE = "mcp-mesh-registry-leader"  # the registry's LEADER_ELECTION_LEASE_NAME default
 
 Condition = str | Callable[[dict[str, Any]], bool]
+
+
+def legacy_token_secrets(server_version: str) -> bool:
+    """Whether the cluster gives ServiceAccounts token Secrets of their own (Kubernetes before 1.24)."""
+    match = re.match(r"v?(\d+)\.(\d+)", server_version or "")
+    if match is None:
+        return False
+    return (int(match.group(1)), int(match.group(2))) < (1, 24)
 
 
 def check_namespace_name(namespace: object) -> str:
@@ -138,6 +147,32 @@ class Lab:
             field_manager=FIELD_MANAGER,
             force_conflicts=True,
         )
+        self._wait_default_service_account()
+
+    def _wait_default_service_account(self, timeout: float = 60) -> None:
+        """Wait until the namespace's ``default`` ServiceAccount exists (with its token Secret before
+        Kubernetes 1.24): pods created earlier are rejected with "No API token found"."""
+        accounts = self.kube.resource("v1", "ServiceAccount")
+        needs_secret = legacy_token_secrets(self.server_version)
+
+        def ready() -> tuple[bool, str]:
+            try:
+                account = self.kube.get(accounts, "default", self.namespace)
+            except KubeApiError as exc:
+                if exc.status == 404:
+                    return False, "no default ServiceAccount yet"
+                raise
+            if needs_secret and not account.get("secrets"):
+                return False, "the default ServiceAccount has no token yet"
+            return True, "ready"
+
+        poll(
+            ready,
+            f"namespace {self.namespace}'s default ServiceAccount",
+            timeout,
+            interval=0.2,
+            progress=False,
+        )
 
     def namespace_exists(self, namespace: str | None = None) -> bool:
         """Whether the namespace (default: the lab's) exists."""
@@ -205,21 +240,33 @@ class Lab:
             name, ns = obj["metadata"]["name"], obj["metadata"].get("namespace")
             ref = f"{obj['kind'].lower()}/{name}"
             try:
-                self.kube.call(
-                    f"apply {ref}",
-                    resource.server_side_apply,
-                    body=obj,
-                    name=name,
-                    namespace=ns,
-                    field_manager=FIELD_MANAGER,
-                    force_conflicts=True,
-                )
+                self._apply_one(resource, obj, ref)
             except KubeApiError as exc:
                 if exc.status == 404 and ns and not self.namespace_exists(ns):
                     raise self._not_found(ref, ns) from None
                 raise ManifestError(f"apply {ref} was rejected: {exc.server_message}") from None
             applied.append(ref)
         return applied
+
+    def _apply_one(self, resource: Any, obj: dict[str, Any], ref: str, token_wait: float = 30) -> None:
+        """Server-side apply one object; retry while a fresh namespace's ServiceAccount token is missing."""
+        deadline = time.monotonic() + token_wait
+        while True:
+            try:
+                self.kube.call(
+                    f"apply {ref}",
+                    resource.server_side_apply,
+                    body=obj,
+                    name=obj["metadata"]["name"],
+                    namespace=obj["metadata"].get("namespace"),
+                    field_manager=FIELD_MANAGER,
+                    force_conflicts=True,
+                )
+                return
+            except KubeApiError as exc:
+                if "No API token found" not in exc.server_message or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def delete(
         self,
