@@ -44,8 +44,18 @@ def process_start_time(pid: int) -> int | None:
     return start_time
 
 
+# Children this Python process started, kept so they are reaped (not zombies) and never reported by
+# Popen's destructor as "still running": components are meant to outlive the objects that started them.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _reap(pid: int) -> None:
     """Collect the exit status of our own dead child so it does not linger as a zombie."""
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+        return
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 
@@ -98,6 +108,7 @@ def start_process(
             start_new_session=True,
             close_fds=True,
         )
+    _CHILDREN[process.pid] = process
     record = ProcessRecord(pid=process.pid, start_time=process_start_time(process.pid), argv=tuple(argv))
     pid_file.write_text(record.to_json())
     return record
