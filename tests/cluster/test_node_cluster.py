@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from labkit.cluster.node.images import postgres_bin_dir
+
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 pytestmark = pytest.mark.timeout(300)
 
@@ -544,3 +546,105 @@ def test_failures_look_like_a_real_cluster(kubectl: Kubectl) -> None:
     names = kubectl("get", "pods", "-o", "name")
     assert "bad-liveness" not in names
     assert "exits-one" not in names
+
+
+POSTGRES_AND_REGISTRY = """
+apiVersion: v1
+kind: Secret
+metadata: {name: postgres-secret}
+stringData: {POSTGRES_USER: mcpmesh, POSTGRES_PASSWORD: changeme, POSTGRES_DB: registry}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: postgres-pvc}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: postgres}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: postgres}}
+  template:
+    metadata: {labels: {app: postgres}}
+    spec:
+      containers:
+      - name: postgres
+        image: postgres:15-alpine
+        envFrom: [{secretRef: {name: postgres-secret}}]
+        ports: [{containerPort: 5432, protocol: TCP}]
+        readinessProbe:
+          exec: {command: [pg_isready, -U, mcpmesh, -d, registry]}
+          periodSeconds: 1
+        volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: postgres-pvc}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: postgres}
+spec:
+  selector: {app: postgres}
+  ports: [{port: 5432, targetPort: 5432, protocol: TCP}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: registry-on-postgres, labels: {app: registry-on-postgres}}
+spec:
+  containers:
+  - name: registry
+    image: mcp-mesh/registry:test
+    env:
+    - {name: DATABASE_TYPE, value: postgresql}
+    - {name: DATABASE_HOST, value: postgres}
+    - {name: DATABASE_PORT, value: "5432"}
+    - {name: DATABASE_NAME, value: registry}
+    - {name: DATABASE_USER, value: mcpmesh}
+    - name: DATABASE_PASSWORD
+      valueFrom: {secretKeyRef: {name: postgres-secret, key: POSTGRES_PASSWORD}}
+    readinessProbe:
+      httpGet: {path: /ready, port: 8000}
+      periodSeconds: 1
+"""
+
+
+def curl_pod(name: str, urls: list[str]) -> str:
+    script = "; ".join(f"echo {url}=$(curl -s -m 5 -o /dev/null -w '%{{http_code}}' {url})" for url in urls)
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: curl
+    image: curlimages/curl:8.5.0
+    command: [sh, -c, {json.dumps(script)}]
+"""
+
+
+def test_postgres_image_and_services_by_name(kubectl: Kubectl) -> None:
+    if postgres_bin_dir() is None:
+        pytest.skip("no PostgreSQL server installed (/usr/lib/postgresql/*/bin/postgres)")
+    kubectl.apply(POSTGRES_AND_REGISTRY)
+    kubectl("rollout", "status", "deployment/postgres", "--timeout=90s", timeout=100)
+    kubectl("wait", "--for=condition=Ready", "pod/registry-on-postgres", "--timeout=60s", timeout=70)
+    assert "postgres:5432/registry" in kubectl("logs", "registry-on-postgres")
+    kubectl("expose", "pod", "registry-on-postgres", "--name=registry-pg", "--port=8000", "--protocol=TCP")
+    wait_for("Endpoints of registry-pg", lambda: endpoint_ips(kubectl, "registry-pg"), 20)
+    ns = kubectl.namespace
+    urls = [
+        "http://registry-pg:8000/health",
+        f"http://registry-pg.{ns}:8000/health",
+        f"http://registry-pg.{ns}.svc.cluster.local:8000/health",
+    ]
+    kubectl.apply(curl_pod("curl-by-name", urls))
+    wait_for(
+        "curl-by-name to finish",
+        lambda: kubectl.json("pod", "curl-by-name")["status"].get("phase") in ("Succeeded", "Failed"),
+        60,
+    )
+    logs = kubectl("logs", "curl-by-name")
+    for url in urls:
+        assert f"{url}=200" in logs

@@ -33,6 +33,7 @@ class LocalImage:
     path: str = DEFAULT_PATH
     forced_env: dict[str, str] = field(default_factory=dict)
     image_id: str = ""
+    private_dirs: list[str] = field(default_factory=list)
 
     def argv(self, command: list[str], args: list[str]) -> list[str]:
         """Docker's rule: ``command`` replaces ENTRYPOINT (and drops CMD), ``args`` replaces CMD."""
@@ -91,6 +92,7 @@ def resolve_image(container: Mapping[str, Any], pod_ip: str) -> LocalImage:
                 path=f"{bin_dir}:{DEFAULT_PATH}",
                 forced_env={"LABKIT_POD_IP": pod_ip},
                 image_id=f"labkit://postgres@{bin_dir}",
+                private_dirs=["/var/run/postgresql"],
             )
     if str(container.get("imagePullPolicy") or "") == "Never":
         raise ImagePullError(

@@ -353,6 +353,13 @@ class PodWorker(threading.Thread):
             runtime.last_terminated = runtime.terminated
             runtime.restart_count += 1
         mounts.append({"source": str(self.hosts_file), "target": "/etc/hosts", "readonly": False})
+        for private in runtime.image.private_dirs:
+            if self.ctx.isolate:
+                source = self.dir / "private" / runtime.name / private.strip("/").replace("/", "_")
+                source.mkdir(parents=True, exist_ok=True)
+                mounts.append({"source": str(source), "target": private, "readonly": False})
+            else:
+                env["LABKIT_NO_PRIVATE_DIRS"] = "1"
         runtime.instances += 1
         log_path = self.dir / "logs" / runtime.name / f"{runtime.instances}.log"
         runtime.log_paths.append(log_path)
