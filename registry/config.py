@@ -81,6 +81,7 @@ class Settings:
     encryption_key: bytes | None = field(default=None, repr=False)
     max_body_bytes: int = 1024 * 1024
     shutdown_grace: float = 20.0
+    last_seen_flush_interval: float = 1.0
 
     @property
     def safe_database_url(self) -> str:
@@ -283,4 +284,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         encryption_key=_encryption_key(env),
         max_body_bytes=int(body[1]) if body else 1024 * 1024,
         shutdown_grace=_duration(env, 20.0, "SHUTDOWN_GRACE_PERIOD"),
+        last_seen_flush_interval=_duration(env, 1.0, "LAST_SEEN_FLUSH_INTERVAL"),
     )

@@ -24,9 +24,12 @@ ALL_AGENTS = "*"  # an event on this id (a restore) invalidates every cached age
 class Liveness:
     """In-memory agent states and pending last-seen times, kept in sync with the database."""
 
-    def __init__(self, storage: Storage, sync_interval: float = SYNC_INTERVAL) -> None:
+    def __init__(
+        self, storage: Storage, sync_interval: float = SYNC_INTERVAL, flush_interval: float = SYNC_INTERVAL
+    ) -> None:
         self.storage = storage
         self.sync_interval = sync_interval
+        self.flush_interval = flush_interval
         self.states: dict[str, AgentState] = {}
         self.pending_seen: dict[str, float] = {}
         self.newest_topology = 0.0
@@ -133,10 +136,14 @@ class Liveness:
                 return
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_flush = loop.time()
         while True:
-            await asyncio.sleep(self.sync_interval)
+            await asyncio.sleep(min(self.sync_interval, self.flush_interval))
             try:
-                await self.flush()
+                if loop.time() - last_flush >= self.flush_interval:
+                    last_flush = loop.time()
+                    await self.flush()
                 await self.sync()
             except Exception as exc:  # the database may be briefly away: try again next tick
                 log.warning("liveness sync failed", extra={"error": str(exc)})

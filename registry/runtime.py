@@ -42,7 +42,7 @@ class RegistryRuntime:
         self.started_at = time.monotonic()
         self.engine = create_engine(settings.database_url, settings.database_type)
         self.storage = Storage(self.engine, settings.database_type)
-        self.liveness = Liveness(self.storage)
+        self.liveness = Liveness(self.storage, flush_interval=settings.last_seen_flush_interval)
         self.service = RegistryService(self.storage, self.liveness)
         self.metrics = RegistryMetrics()
         self.leadership = leadership or build_leadership(settings)

@@ -1,0 +1,134 @@
+"""The real process (``python -m registry``): bad config exits 2, kill -9 keeps acknowledged writes,
+SIGTERM drains, flushes and exits 0, the guide's load test passes, metrics on their own port."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import REPO_ROOT, run_registry
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"DATABASE_TYPE": "oracle"}, "DATABASE_TYPE='oracle'"),
+        ({"HEALTH_CHECK_INTERVAL": "30 seconds"}, "HEALTH_CHECK_INTERVAL='30 seconds'"),
+        ({"ENCRYPTION_KEY": "short"}, "ENCRYPTION_KEY='<5 bytes>'"),
+        ({"LEADER_ELECTION_LEASE_DURATION": "5s"}, "LEADER_ELECTION_RENEW_DEADLINE='10s'"),
+    ],
+)
+def test_bad_configuration_exits_2_with_one_line(env: dict[str, str], expected: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "registry"],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "DATABASE_PATH": str(tmp_path / "r.db"), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert not (tmp_path / "r.db").exists(), "nothing was started"
+
+
+def guide_agent(index: int) -> dict[str, object]:
+    return {"id": f"test-agent-{index}", "capabilities": ["test"], "endpoint": f"http://agent-{index}:8080"}
+
+
+async def register_concurrently(url: str, count: int) -> list[int]:
+    limits = httpx.Limits(max_connections=count)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
+        async def one(index: int) -> int:
+            return (await client.post("/agents", json=guide_agent(index))).status_code
+
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+def test_guide_load_test_and_metrics_port(tmp_path: Path) -> None:
+    with run_registry(tmp_path) as registry:
+        statuses = asyncio.run(register_concurrently(registry.url, 100))
+        assert statuses == [200] * 100
+        listed = httpx.get(registry.url + "/agents").json()
+        assert listed["count"] == 100
+        metrics_url = f"http://127.0.0.1:{registry.env['METRICS_PORT']}/metrics"
+        text = httpx.get(metrics_url).text
+        assert 'mcp_registry_agents_total{status="healthy"} 100.0' in text
+        assert 'mcp_registry_requests_total{method="POST",route="/agents",status="200"} 100.0' in text
+
+
+def test_acknowledged_registrations_survive_kill_9(tmp_path: Path) -> None:
+    with run_registry(tmp_path) as registry:
+        statuses = asyncio.run(register_concurrently(registry.url, 30))
+        assert statuses == [200] * 30
+        beat = httpx.post(registry.url + "/heartbeat", json={"agent_id": "agent-last", "tools": []})
+        assert beat.json()["status"] == "success"
+        registry.signal(signal.SIGKILL)
+        assert registry.wait(timeout=10) == -signal.SIGKILL
+    with run_registry(tmp_path) as restarted:
+        listed = httpx.get(restarted.url + "/agents").json()
+        assert listed["count"] == 31
+        assert "agent-last" in {a["id"] for a in listed["agents"]}
+
+
+def test_sigterm_drains_flushes_and_exits_0(tmp_path: Path) -> None:
+    # Last-seen times are only written at shutdown here, so the flush on SIGTERM is what is tested.
+    with run_registry(tmp_path, {"LAST_SEEN_FLUSH_INTERVAL": "1h"}) as registry:
+        httpx.post(registry.url + "/heartbeat", json={"agent_id": "agent-a", "tools": []}).raise_for_status()
+        time.sleep(0.05)
+        assert httpx.head(registry.url + "/heartbeat/agent-a").status_code == 200
+
+        async def load_then_stop() -> tuple[list[int | str], int]:
+            """60 concurrent registrations; SIGTERM once 5 are answered; count 200s answered after it."""
+            answered, after_signal = 0, 0
+            five_answered = asyncio.Event()
+            signalled = False
+            async with httpx.AsyncClient(base_url=registry.url, timeout=30, limits=httpx.Limits()) as client:
+
+                async def one(index: int) -> int | str:
+                    nonlocal answered, after_signal
+                    try:
+                        status = (await client.post("/agents", json=guide_agent(index))).status_code
+                    except httpx.TransportError as exc:  # not yet started when the listener closed
+                        return type(exc).__name__
+                    answered += 1
+                    after_signal += signalled and status == 200
+                    if answered >= 5:
+                        five_answered.set()
+                    return status
+
+                tasks = [asyncio.create_task(one(i)) for i in range(60)]
+                await asyncio.wait_for(five_answered.wait(), 20)
+                registry.signal(signal.SIGTERM)
+                signalled = True
+                return list(await asyncio.gather(*tasks)), after_signal
+
+        outcomes, finished_after_signal = asyncio.run(load_then_stop())
+        assert registry.wait(timeout=30) == 0
+        assert all(o == 200 or isinstance(o, str) for o in outcomes), outcomes
+        assert finished_after_signal > 0, "requests in flight at SIGTERM were finished"
+        assert "registry stopped: batched writes flushed" in registry.log()
+    db = sqlite3.connect(tmp_path / "registry.db")
+    created, last_seen = db.execute(
+        "SELECT created_at, updated_at FROM agents WHERE agent_id = 'agent-a'"
+    ).fetchone()
+    db.close()
+    assert last_seen >= created + 0.05, "the HEAD's last-seen time was flushed at shutdown"
+    acknowledged = sum(1 for o in outcomes if o == 200)
+    db = sqlite3.connect(tmp_path / "registry.db")
+    (stored,) = db.execute("SELECT count(*) FROM agents WHERE agent_id LIKE 'test-agent-%'").fetchone()
+    db.close()
+    assert stored >= acknowledged
