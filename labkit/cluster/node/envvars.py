@@ -212,7 +212,8 @@ class EnvBuilder:
                 if ref.get("optional"):
                     return None
                 raise ConfigError(
-                    f"couldn't find key {ref['key']} in {kind.capitalize()} {self.namespace}/{ref['name']}"
+                    f"couldn't find key {ref['key']} in {'ConfigMap' if kind == 'configmap' else 'Secret'} "
+                    f"{self.namespace}/{ref['name']}"
                 )
             return data[ref["key"]]
         raise ConfigError("unsupported valueFrom source")

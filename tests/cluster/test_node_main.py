@@ -1,0 +1,59 @@
+"""Unit tests: the agent's command line refuses bad input with one clear line, and pod spec checks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from labkit.cluster.node.context import default_hosts
+from labkit.cluster.node.pod_worker import unsupported_features
+
+
+def run_agent(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "labkit.cluster.node", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_missing_kubeconfig_exits_2_naming_it(tmp_path: Path) -> None:
+    done = run_agent("--kubeconfig", str(tmp_path / "nope"), "--state-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"node agent: --kubeconfig {tmp_path / 'nope'}: no such file"
+
+
+def test_bad_backoff_exits_2(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    done = run_agent("--kubeconfig", str(kubeconfig), "--state-dir", str(tmp_path), "--backoff-base", "0")
+    assert done.returncode == 2
+    assert "--backoff-base 0.0: must be a positive number of seconds" in done.stderr
+
+
+def test_unsupported_pod_features_are_named() -> None:
+    pod = {
+        "spec": {
+            "hostNetwork": True,
+            "containers": [
+                {
+                    "name": "main",
+                    "securityContext": {"privileged": True},
+                    "livenessProbe": {"grpc": {"port": 1}},
+                }
+            ],
+        }
+    }
+    problems = unsupported_features(pod)
+    assert "hostNetwork: true" in problems
+    assert "privileged container main" in problems
+    assert any(p.startswith("livenessProbe of container main") for p in problems)
+    assert unsupported_features({"spec": {"containers": [{"name": "ok", "image": "busybox"}]}}) == []
+
+
+def test_pod_hosts_file_names_the_pod() -> None:
+    pod = {
+        "metadata": {"name": "web-0", "namespace": "lab"},
+        "spec": {"hostname": "web-0", "subdomain": "web"},
+    }
+    hosts = default_hosts(pod, "127.244.0.7")
+    assert "127.0.0.1\tlocalhost" in hosts
+    assert "127.244.0.7\tweb-0.web.lab.svc.cluster.local web-0\n" in hosts
