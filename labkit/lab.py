@@ -140,6 +140,7 @@ class Lab:
         """Create the lab's namespace unless it exists (server-side apply, so it is idempotent)."""
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}}
         resource = self.kube.resource("v1", "Namespace")
+        self._wait_namespace_terminated(resource)
         self.kube.call(
             f"create namespace {self.namespace}",
             resource.server_side_apply,
@@ -148,6 +149,27 @@ class Lab:
             force_conflicts=True,
         )
         self._wait_default_service_account()
+
+    def _wait_namespace_terminated(self, resource: Any, timeout: float = 180) -> None:
+        """A namespace being deleted cannot be reused: wait until it is gone."""
+
+        def phase() -> str:
+            try:
+                return str(
+                    (self.kube.get(resource, self.namespace, None).get("status") or {}).get("phase", "")
+                )
+            except KubeApiError as exc:
+                if exc.status == 404:
+                    return "gone"
+                raise
+
+        if phase() == "Terminating":
+            poll(
+                lambda: ((current := phase()) != "Terminating", current),
+                f"namespace {self.namespace} to finish terminating",
+                timeout,
+                progress=False,
+            )
 
     def _wait_default_service_account(self, timeout: float = 60) -> None:
         """Wait until the namespace's ``default`` ServiceAccount exists (with its token Secret before
