@@ -176,6 +176,9 @@ def wait_forwarding_port(proc: subprocess.Popen[str], timeout: float) -> int:
         threading.Thread(target=lambda: proc.stdout and proc.stdout.read(), daemon=True).start()
         return found[0]
     last = seen[-1] if seen else "no output"
+    if not reader.is_alive():  # kubectl closed its output: it is exiting
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
     if proc.poll() is not None:
         raise LabError(f"kubectl port-forward exited with status {proc.returncode}: {last}")
     raise LabError(f"kubectl port-forward did not start forwarding within {timeout:g}s: {last}")
