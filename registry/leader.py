@@ -24,11 +24,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from registry.config import Settings as RegistrySettings
 
 log = logging.getLogger("registry.leader")
 
@@ -141,6 +145,7 @@ class LeaderElector:
         self._observed_record: tuple[Any, ...] | None = None
         self._observed_at = 0.0
         self.transitions_seen = 0
+        self.lease_transitions = 0
         self.last_error: str | None = None
         self.holder: str | None = None
         self._stopping = asyncio.Event()
@@ -235,6 +240,7 @@ class LeaderElector:
             spec.get("acquireTime"),
             spec.get("leaseTransitions"),
         )
+        self.lease_transitions = int(spec.get("leaseTransitions") or 0)
         if record != self._observed_record:
             self._observed_record = record
             self._observed_at = now
@@ -297,3 +303,117 @@ class LeaderElector:
         body = {**current, "spec": spec}
         self._api.replace(s.namespace, s.lease_name, body)
         log.info("leader election: released lease %s/%s", s.namespace, s.lease_name)
+
+
+# -- the registry's Leadership, backed by the elector ------------------------------------------------------
+
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+class KubernetesUnavailable(Exception):
+    """No Kubernetes API to elect through: not in a pod and no kubeconfig, or no namespace."""
+
+
+def kubernetes_api_client(env: Mapping[str, str] | None = None) -> Any:
+    """An API client for this process: in-cluster (service-account token) when in a pod, else KUBECONFIG.
+
+    The token directory is ``KUBERNETES_SERVICE_ACCOUNT_DIR`` when set (labkit's local cluster runs pods as
+    processes and says where their token is), else the standard in-pod path.
+    """
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
+    env = os.environ if env is None else env
+    configuration = client.Configuration()
+    if env.get("KUBERNETES_SERVICE_HOST"):
+        sa_dir = env.get("KUBERNETES_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
+        try:
+            InClusterConfigLoader(
+                token_filename=f"{sa_dir}/token", cert_filename=f"{sa_dir}/ca.crt", environ=env
+            ).load_and_set(configuration)
+        except ConfigException as exc:
+            raise KubernetesUnavailable(f"in-cluster configuration failed ({sa_dir}): {exc}") from exc
+    else:
+        try:
+            config.load_kube_config(client_configuration=configuration)
+        except (ConfigException, OSError) as exc:
+            raise KubernetesUnavailable(
+                "no Kubernetes API: KUBERNETES_SERVICE_HOST is unset (not in a pod) and no kubeconfig "
+                f"could be loaded ({exc})"
+            ) from exc
+    return client.ApiClient(configuration)
+
+
+class LeaseLeadership:
+    """The registry's ``Leadership`` (see registry/leadership.py) driven by a LeaderElector.
+
+    When the Kubernetes API cannot be set up, this replica never leads and ``describe()`` says why, so
+    ``/ready`` and ``/health`` can show the reason instead of the process crashing.
+    """
+
+    enabled = True
+
+    def __init__(self, elector: LeaderElector | None, setup_error: str | None = None) -> None:
+        self._elector = elector
+        self._setup_error = setup_error
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._elector is not None and self._elector.is_leader
+
+    @property
+    def transitions(self) -> int:
+        """The Lease's leaseTransitions as last seen (cluster-wide, not only this replica's)."""
+        return self._elector.lease_transitions if self._elector is not None else 0
+
+    async def start(self) -> None:
+        if self._elector is None:
+            log.error("leader election is on but cannot run: %s", self._setup_error)
+            return
+        self._task = asyncio.create_task(self._elector.run(), name="leader-election")
+
+    async def stop(self) -> None:
+        if self._elector is None or self._task is None:
+            return
+        self._elector.stop()
+        try:
+            await asyncio.wait_for(self._task, timeout=self._elector.settings.renew_deadline)
+        except TimeoutError:
+            self._task.cancel()
+
+    def describe(self) -> dict[str, Any]:
+        if self._elector is None:
+            return {"enabled": True, "is_leader": False, "error": self._setup_error}
+        e = self._elector
+        return {
+            "enabled": True,
+            "is_leader": e.is_leader,
+            "identity": e.settings.identity,
+            "lease": f"{e.settings.namespace}/{e.settings.lease_name}",
+            "holder": e.holder,
+            "lease_transitions": e.lease_transitions,
+            "error": e.last_error,
+        }
+
+
+def create_leadership(settings: RegistrySettings) -> LeaseLeadership:
+    """Build the Lease-based Leadership from the registry's settings (called when election is on)."""
+    le = settings.leader_election
+    if not settings.pod_namespace:
+        return LeaseLeadership(None, "no namespace for the Lease: set POD_NAMESPACE (downward API)")
+    try:
+        api_client = kubernetes_api_client()
+    except KubernetesUnavailable as exc:
+        return LeaseLeadership(None, str(exc))
+    election = ElectionSettings(
+        namespace=settings.pod_namespace,
+        identity=settings.instance_id,
+        lease_duration=le.lease_duration,
+        renew_deadline=le.renew_deadline,
+        retry_period=le.retry_period,
+        lease_name=le.lease_name,
+    )
+    request_timeout = min(le.renew_deadline / 2, max(le.retry_period, 1.0))
+    return LeaseLeadership(LeaderElector(election, KubernetesLeaseAPI(api_client, request_timeout)))

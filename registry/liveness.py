@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 
 from registry.storage.repository import AgentState, Storage
@@ -38,6 +39,10 @@ class Liveness:
         self._own_order: deque[int] = deque()
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self._validated: dict[str, float] = {}
+        # Set once an event written by another process is seen: from then on cached states may miss
+        # that process's POSTs (which write no event), so a 202 is confirmed against the database.
+        self.shared_database = False
 
     async def start(self) -> None:
         self.last_event_id, self.newest_topology = await self.storage.newest_events()
@@ -63,7 +68,17 @@ class Liveness:
             self.states.pop(agent_id, None)
         else:
             self.states[agent_id] = state
+            self._validated[agent_id] = time.monotonic()
         return state
+
+    def needs_confirmation(self, agent_id: str) -> bool:
+        """Whether a 202 from memory must be checked against the database first.
+
+        Only when other writers exist, and at most once per sync interval per agent.
+        """
+        if not self.shared_database:
+            return False
+        return time.monotonic() - self._validated.get(agent_id, 0.0) > self.sync_interval
 
     def seen(self, agent_id: str, when: float) -> None:
         """Note a fast heartbeat; written with the next batch."""
@@ -87,6 +102,7 @@ class Liveness:
 
     def forget(self, agent_id: str) -> None:
         self.states.pop(agent_id, None)
+        self._validated.pop(agent_id, None)
         self.pending_seen.pop(agent_id, None)
 
     def restored(self, event_id: int, when: float) -> None:
@@ -128,6 +144,7 @@ class Liveness:
                     self.newest_topology = max(self.newest_topology, event.timestamp)
                 if event.id in self._own_events:
                     continue
+                self.shared_database = True
                 if event.agent_id == ALL_AGENTS:
                     self.states.clear()
                 else:

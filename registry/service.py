@@ -282,10 +282,11 @@ class RegistryService:
         self.liveness.seen(agent_id, clock.now())
         if self.liveness.newest_topology <= state.last_full_refresh:
             return FastHeartbeat(200)
-        # Possibly stale: another replica may have taken this agent's newer POST. Look once.
-        state = await self.liveness.state(agent_id, refresh=True)
-        if state is None or state.status != "healthy":
-            return FastHeartbeat(410)
+        if self.liveness.needs_confirmation(agent_id):
+            # Another replica may have taken this agent's newer POST (which writes no event): look once.
+            state = await self.liveness.state(agent_id, refresh=True)
+            if state is None or state.status != "healthy":
+                return FastHeartbeat(410)
         return FastHeartbeat(202 if self.liveness.newest_topology > state.last_full_refresh else 200)
 
     async def unregister(self, agent_id: str) -> bool:
