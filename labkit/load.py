@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pandas as pd
-from tqdm.auto import tqdm
 
 from labkit.errors import BadParameter, RegistryUnavailable, require_type
+from labkit.progress import progress_bar
 from labkit.registry_client import normalise_url
 from labkit.sync import run_sync
 
@@ -83,7 +83,7 @@ async def run_load(
             )
         semaphore = asyncio.Semaphore(concurrency)
         rows: list[dict[str, Any]] = []
-        bar = tqdm(
+        bar = progress_bar(
             total=n, desc=f"{kind} ×{n} @ {concurrency}", unit="req", disable=not progress, leave=False
         )
         t0 = time.perf_counter()

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
-from tqdm.auto import tqdm
 
 from labkit.errors import BadParameter, LabError, RegistryError, RegistryUnavailable
+from labkit.progress import progress_bar
 from labkit.registry_client import normalise_url
 
 BASE_COLUMNS = ["name", "labels", "value", "timestamp"]
@@ -69,7 +69,9 @@ def sample_metrics(
     scrapes = max(1, int(duration / every) + 1)
     frames = []
     start = time.monotonic()
-    for index in tqdm(range(scrapes), desc=f"sampling {metrics_url(url)}", disable=not progress, leave=False):
+    for index in progress_bar(
+        range(scrapes), desc=f"sampling {metrics_url(url)}", disable=not progress, leave=False
+    ):
         frames.append(scrape_metrics(url))
         next_at = start + (index + 1) * every
         if index + 1 < scrapes:

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from labkit.errors import BadParameter, LabError
 from labkit.paths import NOTEBOOKS, REPO_ROOT
+from labkit.progress import progress_bar
+from labkit.progress import write as write_line
 from labkit.records import read_records
 
 
@@ -127,13 +127,13 @@ def run_lab(
     parameters = {"cluster": cluster, "namespace": namespace, **(extra_parameters or {})}
     results: list[NotebookResult] = []
     started_at = datetime.now(UTC).isoformat()
-    bar = tqdm(notebooks, desc="lab", unit="notebook", disable=not progress)
+    bar = progress_bar(notebooks, desc="lab", unit="notebook", disable=not progress)
     for notebook in bar:
         bar.set_postfix_str(notebook.stem)
         result = run_notebook(notebook, run_dir / notebook.name, parameters, cell_timeout, kernel)
         results.append(result)
         mark = "✓" if result.status == "passed" else "✗"
-        tqdm.write(f"{mark} {notebook.stem} {result.duration_s:.1f}s {result.error}".rstrip())
+        write_line(f"{mark} {notebook.stem} {result.duration_s:.1f}s {result.error}".rstrip())
         write_summary(run_dir, started_at, parameters, results)
     bar.close()
     return run_dir, results

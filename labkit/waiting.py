@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from tqdm.auto import tqdm
-
 from labkit.errors import BadParameter, WaitTimeout
+from labkit.progress import progress_bar
 
 Probe = Callable[[], tuple[bool, str]]
 
@@ -37,7 +36,7 @@ def poll(
     timeout = check_timeout(timeout)
     deadline = time.monotonic() + timeout
     state = "nothing seen yet"
-    with tqdm(total=round(timeout), desc=what, unit="s", disable=not progress, leave=False) as bar:
+    with progress_bar(total=round(timeout), desc=what, unit="s", disable=not progress, leave=False) as bar:
         started = time.monotonic()
         while True:
             done, state = probe()
