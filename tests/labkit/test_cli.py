@@ -80,3 +80,10 @@ def test_doctor_with_an_unreachable_cluster_says_it_does_not_answer(
     assert cli.main(["doctor", "--context", "a"]) == 1
     out = capsys.readouterr().out
     assert "the Kubernetes API at https://127.0.0.1:1 (context 'a') does not answer" in out
+
+
+def test_cluster_commands_are_wired_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["cluster", "status", "--state-dir", str(tmp_path / "state")]) == 3
+    assert "stopped" in capsys.readouterr().out
+    assert cli.main(["cluster", "kubeconfig", "--state-dir", str(tmp_path / "state")]) == 1
+    assert "run `labkit cluster up` first" in capsys.readouterr().err

@@ -242,3 +242,19 @@ def test_missing_things_get_one_clear_error(lab: lk.Lab, local_cluster: Any) -> 
         lab.get("gizmo/x")
     with pytest.raises(lk.BadParameter, match="replicas must be int, not str"):
         lab.scale("statefulset/registry", "3")  # type: ignore[arg-type]
+
+
+def test_doctor_passes_on_the_local_cluster(
+    local_cluster: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from labkit import cli
+
+    monkeypatch.setenv("KUBECONFIG", str(local_cluster.kubeconfig_path))
+    context = lk.connect(local_cluster, progress=False).context
+    assert cli.main(["doctor", "--context", context, "--namespace", NAMESPACE]) == 0
+    out = capsys.readouterr().out
+    assert "✓ cluster reachable" in out
+    assert "v1.20.2" in out
+    assert "1/1 ready" in out
+    assert "default: standard" in out
+    assert "✗" not in out
