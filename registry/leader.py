@@ -142,6 +142,7 @@ class LeaderElector:
         self._clock = clock
         self._leading = False
         self._last_renew: float | None = None
+        self._last_renew_wall: datetime | None = None
         self._observed_record: tuple[Any, ...] | None = None
         self._observed_at = 0.0
         self.transitions_seen = 0
@@ -165,12 +166,22 @@ class LeaderElector:
         self._leading = leading
         if leading:
             self.transitions_seen += 1
+        # The interval this replica may act as leader, in wall time, for checks that no two replicas
+        # ever lead at once: from the attempt that acquired, to the last renewal plus the renew deadline.
+        boundary = self._last_renew_wall
+        if not leading and boundary is not None:
+            until = boundary.timestamp() + self.settings.renew_deadline
+            boundary = datetime.fromtimestamp(min(until, time.time()), tz=UTC)
         log.info(
             "leader election: %s leading lease %s/%s",
             "started" if leading else "stopped",
             self.settings.namespace,
             self.settings.lease_name,
-            extra={"identity": self.settings.identity, "leading": leading},
+            extra={
+                "identity": self.settings.identity,
+                "leading": leading,
+                "leading_since" if leading else "leading_until": micro_time(boundary) if boundary else None,
+            },
         )
         if self._on_change is not None:
             self._on_change(leading)
@@ -203,7 +214,7 @@ class LeaderElector:
                 return False
             self._record_observed(spec_new, now)
             self.holder = s.identity
-            self._last_renew = now
+            self._last_renew, self._last_renew_wall = now, now_wall
             return True
 
         spec = current.get("spec") or {}
@@ -230,7 +241,7 @@ class LeaderElector:
             return False
         self._record_observed(spec_new, now)
         self.holder = s.identity
-        self._last_renew = now
+        self._last_renew, self._last_renew_wall = now, now_wall
         return True
 
     def _record_observed(self, spec: dict[str, Any], now: float) -> None:

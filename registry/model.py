@@ -261,10 +261,12 @@ def validate_registration(reg: AgentRegistration) -> None:
     problems = []
     if len(reg.agent_id) > 253 or not AGENT_ID_RULE.match(reg.agent_id):
         problems.append("agent_id: agent_id must contain only lowercase alphanumeric characters and hyphens")
-    if len(reg.name) > 63 or not AGENT_ID_RULE.match(reg.name):
+    if reg.name != reg.agent_id and (len(reg.name) > 63 or not AGENT_ID_RULE.match(reg.name)):
         problems.append("name: name must contain only lowercase alphanumeric characters and hyphens")
     if len(reg.namespace) > 63 or not AGENT_ID_RULE.match(reg.namespace):
-        problems.append("namespace: namespace must be a DNS label (lowercase alphanumerics and hyphens)")
+        problems.append(
+            "namespace: namespace must contain only lowercase alphanumeric characters and hyphens"
+        )
     if reg.agent_type not in AGENT_TYPES:
         problems.append(f"agent_type: must be one of {', '.join(AGENT_TYPES)}")
     if reg.runtime not in RUNTIMES:

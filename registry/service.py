@@ -319,8 +319,9 @@ class RegistryService:
                 "function_name": stored["function_name"],
                 "capability": stored["capability"],
                 "status": status,
-                "tags": stored.get("tags") or [],
             }
+            if stored.get("tags"):
+                item["tags"] = stored["tags"]
             if provider:
                 item.update(
                     mcp_tool=stored.get("mcp_tool", ""),

@@ -26,6 +26,13 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+def empty_response(status: int) -> Response:
+    """A body-less answer (HEAD, 204) with no Content-Type, as the real registry sends."""
+    response = Response(b"", status=status)
+    del response.headers["Content-Type"]
+    return response
+
+
 def error_response(message: str, status: int) -> Response:
     """The one error shape: ``{"error": ..., "timestamp": ...}``."""
     return json_response({"error": message, "timestamp": clock.rfc3339()}, status)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from registry import clock
 from registry.model import PayloadError, RegistrationRejected, decode_heartbeat
-from registry.routes.common import BadJson, error_response, json_body, json_response, runtime
+from registry.routes.common import BadJson, empty_response, error_response, json_body, json_response, runtime
 from registry.storage.repository import AgentFilter
 
 log = logging.getLogger("registry.protocol")
@@ -65,16 +65,16 @@ async def fast_heartbeat(agent_id: str) -> Response:
         rt.metrics.heartbeats.labels(kind="fast", result="503").inc()
         rt.metrics.errors.labels(kind="database").inc()
         log.warning("fast heartbeat failed", extra={"agent_id": agent_id, "error": str(exc)})
-        return Response(b"", status=503)
+        return empty_response(503)
     rt.metrics.heartbeats.labels(kind="fast", result=str(outcome.status)).inc()
-    return Response(b"", status=outcome.status)
+    return empty_response(outcome.status)
 
 
 @blueprint.delete("/agents/<agent_id>")
 async def unregister(agent_id: str) -> Response:
     """Graceful unregister: 204, also for unknown ids."""
     await runtime().service.unregister(agent_id)
-    return Response(b"", status=204)
+    return empty_response(204)
 
 
 @blueprint.get("/agents")
@@ -130,7 +130,7 @@ async def schema(digest: str) -> Response:
     rt = runtime()
     row = await rt.storage.get_schema(digest)
     if row is None:
-        return error_response(f"schema {digest!r} not found", 404)
+        return error_response(f"schema not found: {digest}", 404)
     return json_response(rt.service.schema_item(row))
 
 

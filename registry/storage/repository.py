@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -54,6 +55,11 @@ class AgentFilter:
     agent_type: str | None = None
     capabilities: tuple[str, ...] = ()
     fuzzy: bool = False
+
+
+def _seconds_rfc3339(seconds: float) -> str:
+    """RFC 3339 to the second, as the real registry's status hook writes ``detected_at``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def dependency_from_json(data: Mapping[str, Any]) -> DependencySpec:
@@ -285,9 +291,21 @@ class Storage:
             revived = existing is not None and existing.status != "healthy"
             event_id = None
             if (created or revived) and reg.agent_type != "api":
-                data = {"agent_type": reg.agent_type, "name": reg.name, "version": reg.version}
+                data: dict[str, Any] = {
+                    "agent_type": reg.agent_type,
+                    "name": reg.name,
+                    "version": reg.version,
+                }
                 if existing is not None and revived:
-                    data.update(old_status=existing.status, new_status="healthy", source="registration")
+                    data = {
+                        "description": "Agent recovered to healthy status",
+                        "detected_at": _seconds_rfc3339(now),
+                        "new_status": "healthy",
+                        "old_status": existing.status,
+                        "reason": "recovery",
+                        "source": "status_change_hook",
+                        "transition_type": "unhealthy_to_healthy",
+                    }
                 event_id = await self._event(conn, "register", reg.agent_id, reg.name, now, data)
             return SavedRegistration(created, revived, event_id)
 
@@ -445,7 +463,7 @@ class Storage:
         async def work(conn: AsyncConnection) -> int | None:
             row = (
                 await conn.execute(
-                    sa.select(agents.c.name, agents.c.status, agents.c.agent_type).where(
+                    sa.select(agents.c.name, agents.c.status, agents.c.agent_type, agents.c.version).where(
                         agents.c.agent_id == agent_id
                     )
                 )
@@ -456,10 +474,11 @@ class Storage:
                 sa.update(agents).where(agents.c.agent_id == agent_id).values(status="unhealthy")
             )
             data = {
+                "agent_type": row.agent_type,
+                "name": row.name,
                 "reason": "graceful_shutdown",
                 "source": "delete_endpoint",
-                "old_status": row.status,
-                "new_status": "unhealthy",
+                "version": row.version or "",
             }
             return await self._event(conn, "unregister", agent_id, row.name, now, data)
 
@@ -491,12 +510,13 @@ class Storage:
                 if result.rowcount != 1:
                     continue  # a heartbeat won the race
                 data = {
-                    "reason": reason,
-                    "old_status": "healthy",
+                    "description": "Agent health degraded: no heartbeat within the timeout",
+                    "detected_at": _seconds_rfc3339(now),
                     "new_status": "unhealthy",
+                    "old_status": "healthy",
+                    "reason": reason,
                     "source": "status_change_hook",
                     "transition_type": "healthy_to_unhealthy",
-                    "last_seen": row.updated_at,
                 }
                 event_id = await self._event(conn, "unhealthy", row.agent_id, row.name, now, data)
                 changed.append((row.agent_id, event_id))

@@ -153,21 +153,7 @@ DELIBERATE: dict[tuple[str, str], str] = {
     ("unknown route", "body."): "every error of ours is JSON that says what was wrong",
 }
 # Differences found by this test and reported to the registry's owner; delete an entry once fixed.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("head *", "headers.content-type"): "empty HEAD answers carry Quart's default text/html content type",
-    ("delete *", "headers.content-type"): "empty 204 answers carry Quart's default text/html content type",
-    ("agents *", "body.agents[[]*].dependency_resolutions[[]*].tags"): (
-        "a dependency without tags lists tags: [] where Go omits the key"
-    ),
-    ("events *", "body.events[[]*].data.*"): (
-        "event data differs: unregister lacks agent_type/name/version and adds old/new_status; "
-        "a recovery register lacks Go's status-hook fields "
-        "(reason, transition_type, description, detected_at)"
-    ),
-    ("uppercase agent_id", "body.message"): "also reports the defaulted name; Go reports agent_id only",
-    ("bad namespace", "body.message"): "the namespace rule is worded differently",
-    ("schema unknown", "body.error"): "worded differently (Go: 'schema not found: <hash>')",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 EXPLAINED = {**DELIBERATE, **KNOWN_GAPS}
 
 
