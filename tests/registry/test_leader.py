@@ -7,6 +7,7 @@ is refused with a conflict. Against the real API server the same elector is exer
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import pytest
@@ -151,3 +152,29 @@ def test_out_of_order_timings_are_refused(lease: float, renew: float, retry: flo
         ElectionSettings(
             namespace="ns", identity="x", lease_duration=lease, renew_deadline=renew, retry_period=retry
         )
+
+
+def test_without_a_namespace_the_replica_never_leads_and_says_why() -> None:
+    from registry.config import load_settings
+    from registry.leader import create_leadership
+
+    settings = load_settings({"ENABLE_LEADER_ELECTION": "true", "REGISTRY_INSTANCE_ID": "r0"})
+    leadership = create_leadership(dataclasses.replace(settings, pod_namespace=None))
+    assert not leadership.is_leader
+    assert "POD_NAMESPACE" in leadership.describe()["error"]
+
+
+def test_without_any_kubernetes_api_the_replica_never_leads_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from registry.config import load_settings
+    from registry.leader import create_leadership
+
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    settings = load_settings(
+        {"ENABLE_LEADER_ELECTION": "true", "REGISTRY_INSTANCE_ID": "r0", "POD_NAMESPACE": "mcp-mesh"}
+    )
+    leadership = create_leadership(settings)
+    assert not leadership.is_leader
+    assert "no Kubernetes API" in leadership.describe()["error"]
