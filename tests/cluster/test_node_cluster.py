@@ -277,6 +277,11 @@ kind: Pod
 metadata: {name: env-check, labels: {app: env-check}}
 spec:
   restartPolicy: Never
+  initContainers:
+  - name: prepare
+    image: busybox:1.36
+    command: [sh, -c, "echo prepared > /scratch/init.txt"]
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
   containers:
   - name: main
     image: busybox:1.36
@@ -286,6 +291,7 @@ spec:
       echo "name=$(MY_NAME) ns=$MY_NS ip=$MY_IP node=$MY_NODE sa=$MY_SA";
       echo "color=$CFG_COLOR password=$PASSWORD token=$TOKEN url=$URL"; echo 'escaped=$$(MY_NAME)';
       echo "file=$(cat /etc/settings/greeting)"; echo "scratch=$(ls -d /scratch)";
+      echo "init=$(cat /scratch/init.txt)";
       echo "hostname=$(hostname)";
       echo "sa-files=$(ls /var/run/secrets/kubernetes.io/serviceaccount | tr '\\n' ,)";
       echo "kube=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT"
@@ -341,6 +347,10 @@ def test_env_volumes_and_service_account_files(kubectl: Kubectl) -> None:
     assert "hostname=env-check" in logs
     assert "ca.crt,namespace,token," in logs
     assert "kube=127.0.0.1:" in logs
+    assert "init=prepared" in logs
+    init = pod["status"]["initContainerStatuses"][0]["state"]["terminated"]
+    assert init["reason"] == "Completed"
+    assert kubectl("logs", "-f", "env-check", timeout=30) == logs  # follow ends with the container
     state = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert state["exitCode"] == 0
     assert state["reason"] == "Completed"
@@ -469,6 +479,17 @@ spec:
   containers: [{name: main, image: busybox, command: [sleep, "600"]}]
 ---
 apiVersion: v1
+kind: Pod
+metadata: {name: missing-config}
+spec:
+  containers:
+  - name: main
+    image: busybox
+    command: [sleep, "600"]
+    volumeMounts: [{name: cfg, mountPath: /etc/cfg}]
+  volumes: [{name: cfg, configMap: {name: absent}}]
+---
+apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: no-such-class}
 spec:
@@ -533,6 +554,16 @@ def test_failures_look_like_a_real_cluster(kubectl: Kubectl) -> None:
     )
     assert kubectl.json("pod", "host-network")["status"]["phase"] == "Pending"
 
+    wait_for(
+        "a FailedMount event for the missing ConfigMap",
+        lambda: any(
+            e["reason"] == "FailedMount" and 'volume "cfg" : configmap "absent" not found' in e["message"]
+            for e in kubectl.events("missing-config")
+        ),
+        30,
+    )
+    assert waiting_reason(kubectl, "missing-config") == "ContainerCreating"
+
     claim = kubectl.json("pvc", "no-such-class")
     assert claim["status"]["phase"] == "Pending"
     wait_for(
@@ -587,11 +618,16 @@ metadata: {name: postgres}
 spec:
   selector: {app: postgres}
   ports: [{port: 5432, targetPort: 5432, protocol: TCP}]
----
+"""
+
+REGISTRY_ON_POSTGRES = """
 apiVersion: v1
 kind: Pod
 metadata: {name: registry-on-postgres, labels: {app: registry-on-postgres}}
 spec:
+  # This namespace has a Service named "registry": its service-link variable REGISTRY_PORT=tcp://...
+  # would override the registry's own setting, exactly as on a real cluster.
+  enableServiceLinks: false
   containers:
   - name: registry
     image: mcp-mesh/registry:test
@@ -629,6 +665,7 @@ def test_postgres_image_and_services_by_name(kubectl: Kubectl) -> None:
         pytest.skip("no PostgreSQL server installed (/usr/lib/postgresql/*/bin/postgres)")
     kubectl.apply(POSTGRES_AND_REGISTRY)
     kubectl("rollout", "status", "deployment/postgres", "--timeout=90s", timeout=100)
+    kubectl.apply(REGISTRY_ON_POSTGRES)
     kubectl("wait", "--for=condition=Ready", "pod/registry-on-postgres", "--timeout=60s", timeout=70)
     assert "postgres:5432/registry" in kubectl("logs", "registry-on-postgres")
     kubectl("expose", "pod", "registry-on-postgres", "--name=registry-pg", "--port=8000", "--protocol=TCP")

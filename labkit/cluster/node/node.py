@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-import socket
 from pathlib import Path
 from typing import Any, cast
 
@@ -39,7 +38,7 @@ def machine_capacity(state_dir: Path) -> dict[str, str]:
     }
 
 
-def node_status(host_ip: str, kubelet_port: int, capacity: dict[str, str]) -> dict[str, Any]:
+def node_status(node_name: str, host_ip: str, kubelet_port: int, capacity: dict[str, str]) -> dict[str, Any]:
     """A Ready node's status with fresh heartbeat times."""
     now = now_rfc3339()
 
@@ -71,7 +70,7 @@ def node_status(host_ip: str, kubelet_port: int, capacity: dict[str, str]) -> di
             ),
             condition("Ready", "True", "KubeletReady", "labkit node agent is posting ready status"),
         ],
-        "addresses": [{"type": "InternalIP", "address": host_ip}, {"type": "Hostname", "address": host_ip}],
+        "addresses": [{"type": "InternalIP", "address": host_ip}, {"type": "Hostname", "address": node_name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": {
             "machineID": _read("/etc/machine-id", "labkit"),
@@ -148,7 +147,7 @@ class NodeRegistration:
 
     def heartbeat(self) -> None:
         """Post the node status (conditions with fresh heartbeat times)."""
-        status = node_status(self.host_ip, self.kubelet_port, self.capacity)
+        status = node_status(self.name, self.host_ip, self.kubelet_port, self.capacity)
         self.core.patch_node_status(self.name, {"status": status})
 
     def renew_lease(self) -> None:
@@ -176,8 +175,3 @@ class NodeRegistration:
                 "spec": spec,
             }
             self.coordination.create_namespaced_lease(LEASE_NAMESPACE, cast(Any, body))
-
-
-def hostname() -> str:
-    """This machine's host name (for the Node's Hostname address when it resolves)."""
-    return socket.gethostname()

@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 0.25
 RETRY_SECONDS = 2.0
 SHUTDOWN_GRACE_CAP = 10.0
-TOKEN_REFRESH_SECONDS = 1800.0
+VOLUME_REFRESH_SECONDS = (
+    60.0  # ConfigMap/Secret/projected files follow their objects, like the kubelet's sync
+)
 
 
 def unsupported_features(pod: Mapping[str, Any]) -> list[str]:
@@ -115,7 +117,7 @@ class PodWorker(threading.Thread):
         self._transitions: dict[str, tuple[str, str]] = {}
         self._volumes_ready = False
         self._blocked: str | None = None
-        self._token_refreshed = 0.0
+        self._volumes_refreshed = 0.0
         self.finished = threading.Event()
         statuses = {
             s["name"]: s
@@ -235,7 +237,7 @@ class PodWorker(threading.Thread):
         if self._blocked:
             self._write_status()
             return
-        if not self._volumes_ready or time.monotonic() - self._token_refreshed > TOKEN_REFRESH_SECONDS:
+        if not self._volumes_ready or time.monotonic() - self._volumes_refreshed > VOLUME_REFRESH_SECONDS:
             self._setup_volumes()
         if self._volumes_ready:
             if all(c.done for c in self.init_containers):
@@ -247,6 +249,7 @@ class PodWorker(threading.Thread):
         self._write_status()
 
     def _setup_volumes(self) -> None:
+        self._volumes_refreshed = time.monotonic()
         try:
             self.volumes.setup()
         except UnsupportedVolume as exc:
@@ -258,12 +261,12 @@ class PodWorker(threading.Thread):
         except VolumeError as exc:
             if not self._volumes_ready:
                 self.ctx.events.pod_event(
-                    self.pod, "FailedMount", f"MountVolume.SetUp failed: {exc}", warning=True
+                    self.pod, "FailedMount", f"MountVolume.SetUp failed {exc}", warning=True
                 )
                 self._wake.wait(RETRY_SECONDS)
             return
         self._volumes_ready = True
-        self._token_refreshed = time.monotonic()
+        self._volumes_refreshed = time.monotonic()
 
     # ---- one container ------------------------------------------------------------------------------
 

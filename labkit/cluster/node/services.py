@@ -108,6 +108,7 @@ class ServiceProxies:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._failed: set[tuple[str, int]] = set()
+        self._relays: set[asyncio.Task[None]] = set()  # strong references while connections are open
 
     def start(self) -> None:
         """Run the proxy event loop and the poller in daemon threads."""
@@ -194,6 +195,10 @@ class ServiceProxies:
     async def _relay(
         self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._relays.add(task)
+            task.add_done_callback(self._relays.discard)
         found = self._listeners.get(key)
         backends = list(found.backends) if found else []
         if not backends or found is None:

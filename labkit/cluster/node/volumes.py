@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,7 @@ class PodVolumes:
         self.source = source
         self.namespace = str(pod["metadata"]["namespace"])
         self.paths: dict[str, str] = {}
+        self._tokens: dict[tuple[str, str | None, int], tuple[str, float]] = {}
 
     def volumes(self) -> list[dict[str, Any]]:
         """The pod's volumes plus, unless opted out, the service-account token volume."""
@@ -154,7 +156,12 @@ class PodVolumes:
         """Create or refresh every volume; return volume name → host path. Raises VolumeError."""
         paths: dict[str, str] = {}
         for volume in self.volumes():
-            paths[volume["name"]] = self._setup_one(volume)
+            try:
+                paths[volume["name"]] = self._setup_one(volume)
+            except UnsupportedVolume:
+                raise
+            except VolumeError as exc:
+                raise VolumeError(f'for volume "{volume["name"]}" : {exc}') from exc
         self.paths = paths
         return paths
 
@@ -232,10 +239,8 @@ class PodVolumes:
                 files.update(self._downward_files(source["downwardAPI"], mode))
             elif "serviceAccountToken" in source:
                 token_spec = source["serviceAccountToken"]
-                token = self.source.service_account_token(
-                    self.namespace,
+                token = self._token(
                     str(self.pod["spec"].get("serviceAccountName") or "default"),
-                    self.pod,
                     token_spec.get("audience"),
                     int(token_spec.get("expirationSeconds") or 3600),
                 )
@@ -245,6 +250,18 @@ class PodVolumes:
                     f"projected source {sorted(source)} is not supported by the labkit node"
                 )
         return files
+
+    def _token(self, service_account: str, audience: str | None, expiration: int) -> str:
+        """A token, requested again once 80 % of its lifetime has passed (as the kubelet does)."""
+        key = (service_account, audience, expiration)
+        cached = self._tokens.get(key)
+        if cached is not None and time.monotonic() - cached[1] < 0.8 * max(600, expiration):
+            return cached[0]
+        token = self.source.service_account_token(
+            self.namespace, service_account, self.pod, audience, expiration
+        )
+        self._tokens[key] = (token, time.monotonic())
+        return token
 
     def mounts(self, container: Mapping[str, Any]) -> list[Mount]:
         """The container's mounts (after ``setup``), plus the automatic token volume."""
