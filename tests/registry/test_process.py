@@ -4,6 +4,7 @@ SIGTERM drains, flushes and exits 0, the guide's load test passes, metrics on th
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sqlite3
 import subprocess
@@ -132,3 +133,21 @@ def test_sigterm_drains_flushes_and_exits_0(tmp_path: Path) -> None:
     (stored,) = db.execute("SELECT count(*) FROM agents WHERE agent_id LIKE 'test-agent-%'").fetchone()
     db.close()
     assert stored >= acknowledged
+
+
+def test_logs_are_json_lines_without_the_token(tmp_path: Path) -> None:
+    token = "very-secret-admin-token"
+    env = {"AUTH_TOKEN": token, "ENCRYPTION_KEY": "k" * 32, "LOG_LEVEL": "debug"}
+    with run_registry(tmp_path, env) as registry:
+        for header in (f"Bearer {token}", "Bearer wrong", token):
+            httpx.get(registry.url + "/admin/backup", headers={"Authorization": header})
+        httpx.post(registry.url + "/heartbeat", json={"agent_id": "agent-a"})
+        registry.signal(signal.SIGTERM)
+        assert registry.wait(timeout=30) == 0
+        log = registry.log()
+    assert token not in log
+    lines = [line for line in log.splitlines() if line.strip()]
+    assert len(lines) > 3
+    for line in lines:
+        entry = json.loads(line)
+        assert {"time", "level", "logger", "msg"} <= set(entry)
