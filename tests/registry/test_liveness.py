@@ -59,3 +59,21 @@ async def test_batched_last_seen_reaches_the_database(make_registry: MakeRegistr
     await a.runtime.liveness.flush()
     second = (await (await b.client.get("/agents")).get_json())["agents"][0]["last_seen"]
     assert second > first
+
+
+@pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
+async def test_database_trouble_gives_503_not_410(registry: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    await registry.register("agent-a", [tool("f", "a")])
+
+    async def broken(*_args: Any) -> None:
+        raise OSError("database is away")
+
+    monkeypatch.setattr(registry.runtime.storage, "agent_state", broken)
+    assert await registry.head("/heartbeat/agent-a") == 200, "a cached agent is answered from memory"
+    assert await registry.head("/heartbeat/not-cached") == 503, "back off, do not re-register"
+    monkeypatch.setattr(registry.runtime.storage, "save_registration", broken)
+    response = await registry.client.post("/heartbeat", json={"agent_id": "agent-b", "tools": []})
+    body = await response.get_json()
+    assert response.status_code == 200
+    assert body["status"] == "error"
+    assert "database" in body["message"]
