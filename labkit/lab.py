@@ -386,7 +386,7 @@ class Lab:
         return summaries.objects_frame([obj for kind in wanted for obj in self.list_objects(kind, selector)])
 
     def pods(self, selector: str | None = None) -> pd.DataFrame:
-        """Pods: name, phase, ready, restarts, ip, node, reason."""
+        """Pods: name, phase, ready (bool), containers ("1/1"), restarts, ip, node, reason."""
         return summaries.pods_frame(self.list_objects("pod", selector))
 
     def logs(
@@ -566,7 +566,13 @@ class Lab:
                 value = fn()
                 return bool(value), f"{getattr(fn, '__name__', 'condition')} returned {value!r}"
 
-            poll(call_probe, getattr(fn, "__name__", "a condition"), timeout, progress=progress)
+            poll(
+                call_probe,
+                getattr(fn, "__name__", "a condition"),
+                timeout,
+                progress=progress,
+                describe_failure=lambda: self._account(None),
+            )
             return
         require_type("ref_or_selector", ref_or_selector, str)
         assert isinstance(ref_or_selector, str)
@@ -660,7 +666,7 @@ class Lab:
         else:
             pods = self.list_objects("pod", selector)
         pod_text = ", ".join(
-            f"pod/{r['name']} {r['phase']} {r['ready']}" + (f" ({r['reason']})" if r["reason"] else "")
+            f"pod/{r['name']} {r['phase']} {r['containers']}" + (f" ({r['reason']})" if r["reason"] else "")
             for r in (summaries.pod_row(p) for p in pods[:6])
         )
         events = summaries.events_frame(self.kube.list(self.kube.resource("v1", "Event"), self.namespace))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-POD_COLUMNS = ["name", "phase", "ready", "restarts", "ip", "node", "reason"]
+POD_COLUMNS = ["name", "phase", "ready", "containers", "restarts", "ip", "node", "reason"]
 EVENT_COLUMNS = ["type", "reason", "object", "message", "count", "last_seen"]
 TABLE_COLUMNS = ["kind", "name", "ready", "status", "age", "detail"]
 
@@ -56,7 +56,8 @@ def pod_is_ready(pod: dict[str, Any]) -> bool:
 
 
 def pod_row(pod: dict[str, Any]) -> dict[str, Any]:
-    """One pod as a row of ``lab.pods()``."""
+    """One pod as a row of ``lab.pods()``: ``ready`` is the Ready condition (bool), ``containers`` the
+    ready/declared container count as kubectl's READY column shows it."""
     status = pod.get("status") or {}
     containers = status.get("containerStatuses") or []
     declared = len((pod.get("spec") or {}).get("containers") or []) or len(containers)
@@ -64,7 +65,8 @@ def pod_row(pod: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": pod["metadata"]["name"],
         "phase": status.get("phase", ""),
-        "ready": f"{ready}/{declared}",
+        "ready": pod_is_ready(pod),
+        "containers": f"{ready}/{declared}",
         "restarts": sum(int(c.get("restartCount") or 0) for c in containers),
         "ip": status.get("podIP") or "",
         "node": (pod.get("spec") or {}).get("nodeName") or "",
@@ -118,7 +120,7 @@ def object_row(obj: dict[str, Any]) -> dict[str, Any]:
         )
     elif kind == "Pod":
         row = pod_row(obj)
-        ready, state, detail = row["ready"], row["reason"] or row["phase"], row["ip"]
+        ready, state, detail = row["containers"], row["reason"] or row["phase"], row["ip"]
     elif kind == "Service":
         state = spec.get("type", "ClusterIP")
         ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or [])

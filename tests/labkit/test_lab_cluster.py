@@ -122,8 +122,8 @@ def test_apply_is_idempotent_and_rewrites_images(registry: lk.Lab) -> None:
 
 def test_pods_table_and_events_describe_the_rollout(registry: lk.Lab) -> None:
     pods = registry.pods(SELECTOR)
-    assert pods[["name", "phase", "ready", "restarts"]].values.tolist() == [
-        ["registry-0", "Running", "1/1", 0]
+    assert pods[["name", "phase", "ready", "containers", "restarts"]].values.tolist() == [
+        ["registry-0", "Running", True, "1/1", 0]
     ]
     assert pods["ip"].iloc[0].startswith("127.")
     table = registry.table(selector=SELECTOR)
