@@ -685,3 +685,27 @@ def test_postgres_image_and_services_by_name(kubectl: Kubectl) -> None:
     logs = kubectl("logs", "curl-by-name")
     for url in urls:
         assert f"{url}=200" in logs
+
+
+def test_pre_stop_hook_then_sigterm_within_the_grace_period(kubectl: Kubectl, tmp_path: Path) -> None:
+    marker_dir = tmp_path / "marker"
+    marker_dir.mkdir()
+    kubectl.apply(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: graceful}}
+spec:
+  terminationGracePeriodSeconds: 20
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, "trap 'echo got-term >> /marker/log; exit 0' TERM; while true; do sleep 0.2; done"]
+    lifecycle:
+      preStop:
+        exec: {{command: [sh, -c, "echo pre-stop >> /marker/log"]}}
+    volumeMounts: [{{name: marker, mountPath: /marker}}]
+  volumes: [{{name: marker, hostPath: {{path: {marker_dir}, type: Directory}}}}]
+""")
+    kubectl("wait", "--for=condition=Ready", "pod/graceful", "--timeout=60s", timeout=70)
+    kubectl("delete", "pod", "graceful", "--timeout=60s", timeout=70)
+    assert (marker_dir / "log").read_text().split() == ["pre-stop", "got-term"]

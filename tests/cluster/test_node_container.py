@@ -84,3 +84,12 @@ def test_isolation_mounts_volumes_privately_and_sets_the_hostname(tmp_path: Path
     assert (volume / "written").exists()  # writes land in the volume
     assert list(target.iterdir()) == []  # the host sees only the empty mount point
     assert os.uname().nodename != "pod-0"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing the user needs root")
+def test_run_as_user_and_groups(tmp_path: Path) -> None:
+    process = start(tmp_path, ["sh", "-c", "id -u; id -G"], uid=4321, gid=4322, groups=[4323])
+    assert wait_exit(process) == 0
+    lines = process.log_path.read_text().split("\n")
+    assert lines[0] == "4321"
+    assert set(lines[1].split()) == {"4322", "4323"}

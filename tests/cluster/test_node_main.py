@@ -6,8 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from labkit.cluster.node.context import default_hosts
-from labkit.cluster.node.pod_worker import unsupported_features
+from labkit.cluster.node.envvars import ConfigError
+from labkit.cluster.node.pod_worker import process_identity, unsupported_features
 
 
 def run_agent(*args: str) -> subprocess.CompletedProcess[str]:
@@ -57,3 +60,25 @@ def test_pod_hosts_file_names_the_pod() -> None:
     hosts = default_hosts(pod, "127.244.0.7")
     assert "127.0.0.1\tlocalhost" in hosts
     assert "127.244.0.7\tweb-0.web.lab.svc.cluster.local web-0\n" in hosts
+
+
+def test_host_aliases_are_added() -> None:
+    pod = {
+        "metadata": {"name": "p", "namespace": "lab"},
+        "spec": {"hostAliases": [{"ip": "127.0.0.9", "hostnames": ["db.example", "db"]}]},
+    }
+    assert "127.0.0.9\tdb.example db\n" in default_hosts(pod, "127.244.0.7")
+
+
+def test_process_identity_from_security_contexts() -> None:
+    pod = {
+        "metadata": {"name": "p", "namespace": "lab"},
+        "spec": {"securityContext": {"runAsUser": 1000, "fsGroup": 2000, "supplementalGroups": [3000]}},
+    }
+    assert process_identity(pod, {"name": "main"}) == {"uid": 1000, "gid": 0, "groups": [3000, 2000]}
+    own = {"name": "main", "securityContext": {"runAsUser": 7, "runAsGroup": 8}}
+    assert process_identity(pod, own) == {"uid": 7, "gid": 8, "groups": [3000, 2000]}
+    assert process_identity({"metadata": pod["metadata"], "spec": {}}, {"name": "main"}) == {}
+    refused = {"name": "main", "securityContext": {"runAsNonRoot": True}}
+    with pytest.raises(ConfigError, match="runAsNonRoot and image will run as root"):
+        process_identity({"metadata": pod["metadata"], "spec": {}}, refused)

@@ -28,6 +28,8 @@ def default_hosts(pod: Mapping[str, Any], pod_ip: str) -> str:
         "::1\tlocalhost ip6-localhost",
         f"{pod_ip}\t{' '.join(names)}",
     ]
+    for alias in spec.get("hostAliases") or []:
+        lines.append(f"{alias['ip']}\t{' '.join(alias.get('hostnames') or [])}")
     return "\n".join(lines) + "\n"
 
 

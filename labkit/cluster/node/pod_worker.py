@@ -21,7 +21,7 @@ from labkit.cluster.node.container import ContainerProcess, now_rfc3339
 from labkit.cluster.node.context import NodeContext, default_hosts
 from labkit.cluster.node.envvars import ConfigError, EnvBuilder, expand_command, service_link_env
 from labkit.cluster.node.images import ImagePullError, LocalImage, resolve_image
-from labkit.cluster.node.probes import ProbeTracker, run_probe
+from labkit.cluster.node.probes import ProbeResult, ProbeTracker, run_probe
 from labkit.cluster.node.volumes import SERVICE_ACCOUNT_DIR, PodVolumes, UnsupportedVolume, VolumeError
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,36 @@ def unsupported_features(pod: Mapping[str, Any]) -> list[str]:
                 problems.append(
                     f"{probe_kind} of container {container['name']} (only httpGet, tcpSocket, exec)"
                 )
+        if (container.get("lifecycle") or {}).get("postStart"):
+            problems.append(f"lifecycle.postStart of container {container['name']}")
         if (container.get("securityContext") or {}).get("privileged"):
             problems.append(f"privileged container {container['name']}")
     if spec.get("ephemeralContainers"):
         problems.append("ephemeralContainers")
     return problems
+
+
+def process_identity(pod: Mapping[str, Any], container: Mapping[str, Any]) -> dict[str, Any]:
+    """uid/gid/groups from the pod's and the container's securityContext (the container's wins).
+
+    Images here run as root unless told otherwise, so ``runAsNonRoot`` without ``runAsUser`` is refused
+    with the kubelet's message.
+    """
+    pod_context = pod["spec"].get("securityContext") or {}
+    context = {**pod_context, **(container.get("securityContext") or {})}
+    uid, gid = context.get("runAsUser"), context.get("runAsGroup")
+    if context.get("runAsNonRoot") and not uid:
+        raise ConfigError(
+            "container has runAsNonRoot and image will run as root "
+            f'(pod: "{pod["metadata"]["name"]}_{pod["metadata"]["namespace"]}", '
+            f"container: {container['name']})"
+        )
+    if uid is None and gid is None:
+        return {}
+    groups = [int(g) for g in pod_context.get("supplementalGroups") or []]
+    if pod_context.get("fsGroup") is not None:
+        groups.append(int(pod_context["fsGroup"]))
+    return {"uid": int(uid or 0), "gid": int(gid or 0), "groups": groups}
 
 
 class ContainerRuntime:
@@ -139,6 +164,11 @@ class PodWorker(threading.Thread):
             )
             for c in spec.get("containers") or []
         ]
+        for runtime in [*self.init_containers, *self.containers]:
+            # After an agent restart: keep the earlier instances' logs for `kubectl logs -p`.
+            earlier = (self.dir / "logs" / runtime.name).glob("*.log")
+            runtime.log_paths = sorted(earlier, key=lambda path: int(path.stem) if path.stem.isdigit() else 0)
+            runtime.instances = len(runtime.log_paths)
 
     # ---- signals from the agent -------------------------------------------------------------------
 
@@ -338,6 +368,7 @@ class PodWorker(threading.Thread):
                 {"source": m.source, "target": m.target, "readonly": m.readonly}
                 for m in self.volumes.mounts(spec)
             ]
+            identity = process_identity(self.pod, spec)
         except (ConfigError, VolumeError) as exc:
             runtime.waiting = ("CreateContainerConfigError", str(exc))
             self.ctx.events.pod_event(
@@ -373,6 +404,7 @@ class PodWorker(threading.Thread):
             "hostname": self.pod["spec"].get("hostname") or self.key[1],
             "isolate": self.ctx.isolate,
             "mounts": mounts,
+            **identity,
         }
         self.ctx.events.pod_event(
             self.pod, "Created", f"Created container {runtime.name}", container=runtime.name
@@ -499,8 +531,8 @@ class PodWorker(threading.Thread):
             f"Container {runtime.name} failed {label} probe, will be restarted",
             container=runtime.name,
         )
-        grace = float(self.pod["spec"].get("terminationGracePeriodSeconds") or 30)
-        process.stop(grace)
+        grace = self.pod["spec"].get("terminationGracePeriodSeconds")
+        self._stop_container(runtime, float(30 if grace is None else grace))
         self._on_exit(runtime)
 
     def _exec(self, runtime: ContainerRuntime, command: list[str], timeout: float) -> tuple[int, str]:
@@ -558,7 +590,7 @@ class PodWorker(threading.Thread):
                 c.done and c.terminated and c.terminated["exitCode"] != 0 for c in self.init_containers
             )
             return "Failed" if failed_init else "Pending"
-        if any(c.instances == 0 for c in self.containers):
+        if any(c.process is None and c.instances == 0 for c in self.containers):
             return "Pending"
         if any(c.running for c in self.containers):
             return "Running"
@@ -630,13 +662,38 @@ class PodWorker(threading.Thread):
         threads = []
         for runtime in running:
             assert runtime.process is not None
-            thread = threading.Thread(target=runtime.process.stop, args=(grace,), daemon=True)
+            thread = threading.Thread(target=self._stop_container, args=(runtime, grace), daemon=True)
             thread.start()
             threads.append(thread)
         for thread in threads:
             thread.join()
         for runtime in running:
             self._record_final_exit(runtime)
+
+    def _stop_container(self, runtime: ContainerRuntime, grace: float) -> None:
+        """Run the preStop hook (within the grace period), then SIGTERM, then SIGKILL when it runs out."""
+        process = runtime.process
+        assert process is not None
+        started = time.monotonic()
+        hook = (runtime.spec.get("lifecycle") or {}).get("preStop")
+        if hook and process.poll() is None:
+            result = self._run_hook(runtime, hook, max(grace, 1.0))
+            if not result.ok:
+                self.ctx.events.pod_event(
+                    self.pod,
+                    "FailedPreStopHook",
+                    f"PreStopHook failed: {result.message}",
+                    warning=True,
+                    container=runtime.name,
+                )
+        process.stop(max(0.0, grace - (time.monotonic() - started)))
+
+    def _run_hook(self, runtime: ContainerRuntime, hook: Mapping[str, Any], timeout: float) -> ProbeResult:
+        if hook.get("sleep"):
+            time.sleep(min(timeout, float(hook["sleep"].get("seconds") or 0)))
+            return ProbeResult(True)
+        probe = {**hook, "timeoutSeconds": timeout}
+        return run_probe(probe, self.pod_ip, runtime.spec, lambda cmd, t: self._exec(runtime, cmd, t))
 
     def _record_final_exit(self, runtime: ContainerRuntime) -> None:
         process = runtime.process

@@ -5,7 +5,7 @@ standard library and starts fast. The spec is written by the pod worker (``write
 
     {"argv": [...], "env": {...}, "workdir": "/", "hostname": "pod-0", "isolate": true,
      "mounts": [{"source": "/host/dir", "target": "/data", "readonly": false}],
-     "error_file": "/path/start-error"}
+     "error_file": "/path/start-error", "uid": 1000, "gid": 1000, "groups": [2000]}
 
 With ``isolate`` (root only) the process gets a private mount namespace with every mount bind-mounted at
 its target, and its own hostname; without it, the command runs directly (mounts are not honoured).
@@ -86,6 +86,10 @@ def main(spec_path: str) -> None:
         if spec.get("isolate"):
             enter_namespaces(spec)
         os.chdir(spec.get("workdir") or "/")
+        if "uid" in spec:
+            os.setgroups([int(g) for g in spec.get("groups") or []])
+            os.setgid(int(spec["gid"]))
+            os.setuid(int(spec["uid"]))
         os.execvpe(argv[0], argv, spec["env"])
     except OSError as exc:
         message = f'exec: "{argv[0] if argv else ""}": {exc.strerror or exc}'

@@ -102,6 +102,7 @@ class PodVolumes:
         self.namespace = str(pod["metadata"]["namespace"])
         self.paths: dict[str, str] = {}
         self._tokens: dict[tuple[str, str | None, int], tuple[str, float]] = {}
+        self._fs_group_applied = False
 
     def volumes(self) -> list[dict[str, Any]]:
         """The pod's volumes plus, unless opted out, the service-account token volume."""
@@ -163,7 +164,22 @@ class PodVolumes:
             except VolumeError as exc:
                 raise VolumeError(f'for volume "{volume["name"]}" : {exc}') from exc
         self.paths = paths
+        fs_group = (self.pod["spec"].get("securityContext") or {}).get("fsGroup")
+        if fs_group is not None and not self._fs_group_applied:
+            self._apply_fs_group(int(fs_group))
+            self._fs_group_applied = True
         return paths
+
+    def _apply_fs_group(self, gid: int) -> None:
+        """The kubelet's fsGroup: volumes (not hostPath) belong to the group, group-writable."""
+        for volume in self.volumes():
+            if "hostPath" in volume or volume["name"] not in self.paths:
+                continue
+            for root, _dirs, files in os.walk(self.paths[volume["name"]]):
+                for name in [root, *(os.path.join(root, f) for f in files)]:
+                    os.chown(name, -1, gid)
+                    extra = 0o2070 if os.path.isdir(name) else 0o060
+                    os.chmod(name, os.stat(name).st_mode | extra)
 
     def _setup_one(self, volume: Mapping[str, Any]) -> str:
         name = volume["name"]
