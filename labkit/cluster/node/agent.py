@@ -110,8 +110,7 @@ class NodeAgent:
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; then stop every container and return 0."""
         self.log_server.start()
-        self.registration.register()
-        self.registration.renew_lease()
+        self._register()
         log.info(
             "node %s registered (InternalIP %s, log port %d, isolation %s)",
             self.config.node_name,
@@ -136,6 +135,19 @@ class NodeAgent:
                     log.warning("pod resync failed: %s", exc)
         self._shutdown()
         return 0
+
+    def _register(self, attempts: int = 60) -> None:
+        """Register the node, retrying while the API server is still coming up."""
+        for attempt in range(attempts):
+            try:
+                self.registration.register()
+                self.registration.renew_lease()
+                return
+            except Exception as exc:
+                if attempt == attempts - 1 or self.stop_event.is_set():
+                    raise
+                log.warning("node registration failed (%s), retrying", exc)
+                self.stop_event.wait(1.0)
 
     def request_stop(self, *_: Any) -> None:
         """Signal handler: stop the agent."""
@@ -210,9 +222,6 @@ class NodeAgent:
             worker = self.workers.get(uid)
             if worker is not None:
                 worker.update(pod)
-                return
-            phase = (pod.get("status") or {}).get("phase")
-            if phase in ("Succeeded", "Failed") and not pod["metadata"].get("deletionTimestamp"):
                 return
             worker = PodWorker(self.ctx, pod)
             self.workers[uid] = worker

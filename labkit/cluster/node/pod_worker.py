@@ -141,6 +141,7 @@ class PodWorker(threading.Thread):
         self._last_status: dict[str, Any] | None = None
         self._transitions: dict[str, tuple[str, str]] = {}
         self._volumes_ready = False
+        self._frozen = False
         self._blocked: str | None = None
         self._volumes_refreshed = 0.0
         self.finished = threading.Event()
@@ -164,6 +165,13 @@ class PodWorker(threading.Thread):
             )
             for c in spec.get("containers") or []
         ]
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            # Finished before this agent started: nothing runs again; status and logs stay served.
+            self._frozen = True
+            for runtime in [*self.init_containers, *self.containers]:
+                runtime.done = True
+                runtime.waiting = None
+                runtime.terminated = (statuses.get(runtime.name, {}).get("state") or {}).get("terminated")
         for runtime in [*self.init_containers, *self.containers]:
             # After an agent restart: keep the earlier instances' logs for `kubectl logs -p`.
             earlier = (self.dir / "logs" / runtime.name).glob("*.log")
@@ -255,6 +263,8 @@ class PodWorker(threading.Thread):
         return float(30 if grace is None else grace)
 
     def _sync(self) -> None:
+        if self._frozen:
+            return
         if self._blocked is None:
             problems = unsupported_features(self.pod) + self.volumes.unsupported()
             if problems:
@@ -649,6 +659,8 @@ class PodWorker(threading.Thread):
         return status
 
     def _write_status(self, force: bool = False) -> None:
+        if self._frozen:
+            return
         status = self.status()
         if status == self._last_status and not force:
             return
