@@ -10,6 +10,7 @@ import pytest
 
 from labkit.cluster.node.context import default_hosts
 from labkit.cluster.node.envvars import ConfigError
+from labkit.cluster.node.node import machine_capacity, node_status
 from labkit.cluster.node.pod_worker import process_identity, unsupported_features
 
 
@@ -82,3 +83,19 @@ def test_process_identity_from_security_contexts() -> None:
     refused = {"name": "main", "securityContext": {"runAsNonRoot": True}}
     with pytest.raises(ConfigError, match="runAsNonRoot and image will run as root"):
         process_identity({"metadata": pod["metadata"], "spec": {}}, refused)
+
+
+def test_node_status_reports_a_ready_node_with_machine_capacity(tmp_path: Path) -> None:
+    capacity = machine_capacity(tmp_path)
+    assert int(capacity["cpu"]) >= 1
+    assert capacity["memory"].endswith("Ki")
+    status = node_status("labkit-node", "127.0.0.1", 10250, capacity, since="2026-01-01T00:00:00Z")
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True"
+    assert ready["lastTransitionTime"] == "2026-01-01T00:00:00Z"
+    assert ready["lastHeartbeatTime"] != ready["lastTransitionTime"]
+    assert status["addresses"] == [
+        {"type": "InternalIP", "address": "127.0.0.1"},
+        {"type": "Hostname", "address": "labkit-node"},
+    ]
+    assert status["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}

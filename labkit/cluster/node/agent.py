@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -125,6 +126,13 @@ class NodeAgent:
             try:
                 self.registration.heartbeat()
                 self.registration.renew_lease()
+            except ApiException as exc:
+                if exc.status == 404:  # someone deleted the Node: register again, as the kubelet does
+                    log.warning("node object is gone: registering again")
+                    with contextlib.suppress(Exception):
+                        self._register(attempts=1)
+                else:
+                    log.warning("node heartbeat failed: %s %s", exc.status, exc.reason)
             except Exception as exc:
                 log.warning("node heartbeat failed: %s", exc)
             if time.monotonic() - last_resync > RESYNC_SECONDS:

@@ -38,8 +38,10 @@ def machine_capacity(state_dir: Path) -> dict[str, str]:
     }
 
 
-def node_status(node_name: str, host_ip: str, kubelet_port: int, capacity: dict[str, str]) -> dict[str, Any]:
-    """A Ready node's status with fresh heartbeat times."""
+def node_status(
+    node_name: str, host_ip: str, kubelet_port: int, capacity: dict[str, str], since: str | None = None
+) -> dict[str, Any]:
+    """A Ready node's status with fresh heartbeat times (``since``: when the conditions last changed)."""
     now = now_rfc3339()
 
     def condition(kind: str, status: str, reason: str, message: str) -> dict[str, str]:
@@ -49,7 +51,7 @@ def node_status(node_name: str, host_ip: str, kubelet_port: int, capacity: dict[
             "reason": reason,
             "message": message,
             "lastHeartbeatTime": now,
-            "lastTransitionTime": now,
+            "lastTransitionTime": since or now,
         }
 
     machine = platform.machine()
@@ -121,6 +123,7 @@ class NodeRegistration:
         self.kubelet_port = kubelet_port
         self.capacity = machine_capacity(state_dir)
         self.node_uid: str | None = None
+        self.ready_since = now_rfc3339()
 
     def register(self) -> None:
         """Create the Node (or adopt an existing one), then post its status."""
@@ -147,7 +150,7 @@ class NodeRegistration:
 
     def heartbeat(self) -> None:
         """Post the node status (conditions with fresh heartbeat times)."""
-        status = node_status(self.name, self.host_ip, self.kubelet_port, self.capacity)
+        status = node_status(self.name, self.host_ip, self.kubelet_port, self.capacity, self.ready_since)
         self.core.patch_node_status(self.name, {"status": status})
 
     def renew_lease(self) -> None:
