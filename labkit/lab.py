@@ -660,7 +660,8 @@ class Lab:
         return ",".join(f"{k}={v}" for k, v in labels.items()) or None
 
     def _account(self, selector: str | None) -> str:
-        """What the namespace looks like now: its pods (matching selector) and the newest events."""
+        """What the namespace looks like now: its pods (matching selector) and the newest events (of
+        those pods when there are any)."""
         if selector and selector.startswith("metadata.name="):
             pods = [p for p in self.list_objects("pod") if p["metadata"]["name"] == selector.split("=", 1)[1]]
         else:
@@ -670,7 +671,8 @@ class Lab:
             for r in (summaries.pod_row(p) for p in pods[:6])
         )
         events = summaries.events_frame(self.kube.list(self.kube.resource("v1", "Event"), self.namespace))
-        newest = events.tail(3)
+        related = events[events["object"].isin({f"pod/{p['metadata']['name']}" for p in pods})]
+        newest = (related if selector and not related.empty else events).tail(3)
         event_text = " | ".join(f"{e.object} {e.reason}: {e.message}" for e in newest.itertuples())
         return f"pods: {pod_text or 'none'}; newest events: {event_text or 'none'}"
 
