@@ -156,7 +156,11 @@ class LeaderElector:
     @property
     def is_leader(self) -> bool:
         """True while this replica holds the Lease and renewed it within the renew deadline."""
-        if not self._leading or self._last_renew is None:
+        return self._leading and self._renewed_in_time()
+
+    def _renewed_in_time(self) -> bool:
+        """True when the last successful renewal started less than a renew deadline ago."""
+        if self._last_renew is None:
             return False
         return self._clock() - self._last_renew < self.settings.renew_deadline
 
@@ -259,7 +263,7 @@ class LeaderElector:
     # -- loops -----------------------------------------------------------------------------------------
 
     async def _attempt(self) -> bool:
-        """One attempt in a worker thread, bounded by the retry period; errors count as failures."""
+        """One attempt in a worker thread, bounded by the renew deadline; errors count as failures."""
         try:
             return await asyncio.wait_for(
                 asyncio.to_thread(self.try_acquire_or_renew), timeout=self.settings.renew_deadline
@@ -275,14 +279,24 @@ class LeaderElector:
         """Acquire, renew and step down, until ``stop()``; then release the Lease if we hold it."""
         s = self.settings
         while not self._stopping.is_set():
+            self._step_down_if_lapsed()
             acquired = await self._attempt()
-            if acquired:
+            if acquired and self._renewed_in_time():  # an attempt slower than the deadline does not count
                 self.last_error = None
                 self._set_leading(True)
             elif self.holder not in (None, s.identity) or not self.is_leader:
                 self._set_leading(False)  # someone else holds it, or the renew deadline has passed
             await self._sleep(s.retry_period)
         await self.release()
+
+    def _step_down_if_lapsed(self) -> None:
+        """Log the end of leadership as soon as the renew deadline has passed (a pause, a slow API).
+
+        ``is_leader`` already turned false by itself; this makes the log say so before any later renewal
+        starts a new interval, so the logged intervals never cover a time this replica did not lead.
+        """
+        if self._leading and not self.is_leader:
+            self._set_leading(False)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -314,6 +328,66 @@ class LeaderElector:
         body = {**current, "spec": spec}
         self._api.replace(s.namespace, s.lease_name, body)
         log.info("leader election: released lease %s/%s", s.namespace, s.lease_name)
+
+
+# -- reading the leadership intervals back from the logs ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeadingInterval:
+    """One stretch of time (wall clock) in which a replica acted as leader, as its log states it.
+
+    ``until`` is None when the log ends while leading (still leading, or the process was killed).
+    """
+
+    identity: str
+    since: datetime
+    until: datetime | None
+
+    def overlaps(self, other: LeadingInterval, open_end: datetime) -> bool:
+        """True when both intervals share a moment; an open end counts as ``open_end``."""
+        return self.since < (other.until or open_end) and other.since < (self.until or open_end)
+
+
+def parse_micro_time(text: str) -> datetime:
+    """The inverse of ``micro_time``."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def leading_intervals(log_text: str) -> list[LeadingInterval]:
+    """The leadership intervals in one process's JSON log (lines from logger ``registry.leader``)."""
+    intervals: list[LeadingInterval] = []
+    open_since: datetime | None = None
+    identity = ""
+    for line in log_text.splitlines():
+        if '"registry.leader"' not in line or '"leading"' not in line:
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry.get("leading") is True and entry.get("leading_since"):
+            identity, open_since = entry["identity"], parse_micro_time(entry["leading_since"])
+        elif entry.get("leading") is False and open_since is not None:
+            until = parse_micro_time(entry["leading_until"]) if entry.get("leading_until") else open_since
+            intervals.append(LeadingInterval(identity, open_since, max(until, open_since)))
+            open_since = None
+    if open_since is not None:
+        intervals.append(LeadingInterval(identity, open_since, None))
+    return intervals
+
+
+def overlapping_pairs(
+    intervals: list[LeadingInterval], open_end: datetime
+) -> list[tuple[LeadingInterval, LeadingInterval]]:
+    """Every pair of intervals that share a moment (two leaders at once); empty when leadership was safe."""
+    ordered = sorted(intervals, key=lambda interval: interval.since)
+    return [
+        (first, second)
+        for i, first in enumerate(ordered)
+        for second in ordered[i + 1 :]
+        if first.overlaps(second, open_end)
+    ]
 
 
 # -- the registry's Leadership, backed by the elector ------------------------------------------------------

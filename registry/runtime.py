@@ -85,4 +85,5 @@ class RegistryRuntime:
             try:
                 await self.liveness.stop()
             finally:
+                await self.storage.close()
                 await self.engine.dispose()

@@ -38,8 +38,17 @@ async def run(settings: Settings) -> None:
     await runtime.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    releasing: set[asyncio.Task[None]] = set()
+
+    def on_stop_signal() -> None:
+        """Stop serving; hand leadership over at once, before the drain, so a failover need not wait."""
+        stop.set()
+        task = loop.create_task(runtime.leadership.stop())
+        releasing.add(task)
+        task.add_done_callback(releasing.discard)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_stop_signal)
     try:
         servers = [
             serve(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 
+import orjson
 from quart import Response, current_app, request
 
 from registry import clock
@@ -19,7 +19,7 @@ def runtime() -> RegistryRuntime:
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response (``application/json; charset=utf-8``), serialised compactly."""
     return Response(
-        json.dumps(body, separators=(",", ":")),
+        orjson.dumps(body),
         status=status,
         content_type="application/json; charset=utf-8",
         headers=headers,
@@ -48,6 +48,6 @@ async def json_body() -> Any:
     if not raw:
         raise BadJson("the request body is empty")
     try:
-        return json.loads(raw)
+        return orjson.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadJson(str(exc)) from None

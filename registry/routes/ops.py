@@ -73,6 +73,10 @@ async def ready() -> Response:
         return json_response({"status": "not ready", "reason": reason, **base}, 503)
     if rt.leadership.enabled and rt.settings.database_type == "sqlite" and not rt.leadership.is_leader:
         reason = "not the leader: with SQLite only the leader serves (active/passive)"
+        election = rt.leadership.describe()
+        reason += f"; leader election: {election['error']}" if election.get("error") else ""
+        holder = election.get("holder")
+        reason += f"; the leader is {holder}" if holder and holder != rt.settings.instance_id else ""
         return json_response({"status": "not ready", "reason": reason, **base}, 503)
     return json_response({"status": "ready", **base})
 

@@ -5,20 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
 def create_engine(database_url: str, database_type: str) -> AsyncEngine:
     """An AsyncEngine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
     if database_type != "sqlite":
-        return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_async_engine(
+            database_url, pool_pre_ping=True, pool_size=10, max_overflow=10, **JSON_CODEC
+        )
     memory = database_url.endswith(":memory:")
     if not memory:
         path = Path(database_url.split(":///", 1)[1])
         path.parent.mkdir(parents=True, exist_ok=True)
-    options: dict[str, Any] = {"connect_args": {"timeout": 30}}
+    options: dict[str, Any] = {"connect_args": {"timeout": 30}, **JSON_CODEC}
     if memory:
         options["poolclass"] = StaticPool
     engine = create_async_engine(database_url, **options)
@@ -28,6 +39,34 @@ def create_engine(database_url: str, database_type: str) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+def sqlite_sync_engine(async_engine: AsyncEngine) -> sa.Engine | None:
+    """A stdlib-driver engine on the same SQLite file, for work run in threads; None for ``:memory:``.
+
+    One connection per thread use; the same pragmas as the async engine.
+    """
+    database = async_engine.url.database
+    if not database or database == ":memory:":
+        return None
+    engine = sa.create_engine(
+        async_engine.url.set(drivername="sqlite"),
+        connect_args={"timeout": 30, "check_same_thread": False},
+        pool_size=8,
+        max_overflow=8,
+        **JSON_CODEC,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")

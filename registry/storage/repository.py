@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.model import AgentRegistration, DependencySpec, SchemaEntry, endpoint_for
 from registry.resolution import Provider
+from registry.storage.engine import sqlite_sync_engine
 from registry.storage.schema import TOPOLOGY_EVENTS, agents, capabilities, registry_events, schema_entries
 
 
@@ -93,60 +95,86 @@ def _retryable(exc: DBAPIError) -> bool:
 
 
 class Storage:
-    """The registry's database: reads, serialised writes on SQLite, and every query by name."""
+    """The registry's database: every query by name, run as one unit of work per call.
+
+    Each query is plain synchronous SQLAlchemy Core on a ``Connection``. On PostgreSQL and MySQL it runs
+    inside the async engine (``run_sync``); on SQLite it runs in worker threads on the stdlib driver, one
+    thread hop per unit of work instead of one per statement, with all writes in one thread (SQLite
+    allows a single writer).
+    """
 
     def __init__(self, engine: AsyncEngine, database_type: str) -> None:
         self.engine = engine
         self.database_type = database_type
-        self._write_lock = asyncio.Lock() if database_type == "sqlite" else None
+        self.sync_engine = sqlite_sync_engine(engine) if database_type == "sqlite" else None
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
 
-    @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction; on SQLite one writer at a time (WAL allows only one)."""
-        if self._write_lock is None:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._write_lock, self.engine.begin() as conn:
-            yield conn
+    @property
+    def statement_engine(self) -> sa.Engine:
+        """The synchronous engine whose events see every statement (for diagnostics and tests)."""
+        return self.sync_engine if self.sync_engine is not None else self.engine.sync_engine
 
-    async def transaction(self, work: Callable[[AsyncConnection], Awaitable[T]], attempts: int = 6) -> T:
-        """Run work in a write transaction, retrying when the database reports a deadlock or conflict.
+    async def run_read(self, work: Callable[[Connection], T]) -> T:
+        """Run a read-only unit of work."""
+        if self.sync_engine is not None:
+            return await asyncio.get_running_loop().run_in_executor(self._readers, self._sync_read, work)
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(work)
+
+    async def transaction(self, work: Callable[[Connection], T], attempts: int = 6) -> T:
+        """Run work in one write transaction, retrying when the database reports a deadlock or conflict.
 
         MySQL/MariaDB (gap locks) and PostgreSQL (serialisation) may abort one of two concurrent writers;
-        the loser is simply run again, so callers never see it.
+        the loser is simply run again, so callers never see it. Returns after the commit.
         """
         for attempt in range(1, attempts + 1):
             try:
-                async with self.write() as conn:
-                    return await work(conn)
+                if self.sync_engine is not None:
+                    loop = asyncio.get_running_loop()
+                    return await loop.run_in_executor(self._writer, self._sync_write, work)
+                async with self.engine.begin() as conn:
+                    return await conn.run_sync(work)
             except (OperationalError, IntegrityError) as exc:
                 if attempt == attempts or not _retryable(exc):
                     raise
                 await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)
         raise AssertionError("unreachable")
 
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
-            yield conn
+    def _sync_read(self, work: Callable[[Connection], T]) -> T:
+        assert self.sync_engine is not None
+        with self.sync_engine.connect() as conn:
+            return work(conn)
+
+    def _sync_write(self, work: Callable[[Connection], T]) -> T:
+        assert self.sync_engine is not None
+        with self.sync_engine.begin() as conn:
+            return work(conn)
+
+    async def close(self) -> None:
+        """Release connections and worker threads."""
+        if self.sync_engine is not None:
+            self.sync_engine.dispose()
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
 
     async def ping(self) -> None:
         """Raise unless the database answers a trivial query."""
-        async with self.read() as conn:
-            await conn.execute(sa.text("SELECT 1"))
+        await self.run_read(lambda conn: conn.execute(sa.text("SELECT 1")).scalar())
 
     # ---- hot path -------------------------------------------------------------------------------
-
     async def agent_state(self, agent_id: str) -> AgentState | None:
-        async with self.read() as conn:
+        def work(conn: Connection) -> Any:
             row = (
-                await conn.execute(
+                conn.execute(
                     sa.select(agents.c.status, agents.c.last_full_refresh).where(
                         agents.c.agent_id == agent_id
                     )
                 )
             ).first()
+            return row
+
+        row = await self.run_read(work)
         return AgentState(row.status, row.last_full_refresh) if row else None
 
     async def touch(self, last_seen: Mapping[str, float]) -> None:
@@ -161,8 +189,11 @@ class Storage:
             .values(updated_at=sa.bindparam("b_t"))
         )
         params = [{"b_id": agent_id, "b_t": seen} for agent_id, seen in last_seen.items()]
-        async with self.write() as conn:
-            await conn.execute(statement, params)
+
+        def work(conn: Connection) -> Any:
+            conn.execute(statement, params)
+
+        await self.transaction(work)
 
     async def events_after(self, event_id: int, limit: int = 1000) -> list[EventRow]:
         query = (
@@ -176,21 +207,29 @@ class Storage:
             .order_by(registry_events.c.id)
             .limit(limit)
         )
-        async with self.read() as conn:
-            rows = (await conn.execute(query)).all()
+
+        def work(conn: Connection) -> Any:
+            rows = (conn.execute(query)).all()
+            return rows
+
+        rows = await self.run_read(work)
         return [EventRow(r.id, r.event_type, r.agent_id, r.timestamp) for r in rows]
 
     async def newest_events(self) -> tuple[int, float]:
         """(highest event id, time of the newest topology event); zeros for an empty table."""
-        async with self.read() as conn:
-            last_id = (await conn.execute(sa.select(sa.func.max(registry_events.c.id)))).scalar()
+
+        def work(conn: Connection) -> Any:
+            last_id = (conn.execute(sa.select(sa.func.max(registry_events.c.id)))).scalar()
             newest = (
-                await conn.execute(
+                conn.execute(
                     sa.select(sa.func.max(registry_events.c.timestamp)).where(
                         registry_events.c.event_type.in_(TOPOLOGY_EVENTS)
                     )
                 )
             ).scalar()
+            return last_id, newest
+
+        last_id, newest = await self.run_read(work)
         return int(last_id or 0), float(newest or 0.0)
 
     # ---- registration ---------------------------------------------------------------------------
@@ -218,8 +257,12 @@ class Storage:
             .join(agents, agents.c.agent_id == capabilities.c.agent_id)
             .where(capabilities.c.capability.in_(wanted))
         )
-        async with self.read() as conn:
-            rows = (await conn.execute(query)).all()
+
+        def work(conn: Connection) -> Any:
+            rows = (conn.execute(query)).all()
+            return rows
+
+        rows = await self.run_read(work)
         for row in rows:
             required = tuple(dependency_from_json(d) for d in row.dependencies or () if d.get("required"))
             found[row.capability].append(
@@ -244,14 +287,18 @@ class Storage:
 
         For the required-dependency cycle check, which adds the registering agent's new tools itself.
         """
-        async with self.read() as conn:
+
+        def work(conn: Connection) -> Any:
             rows = (
-                await conn.execute(
+                conn.execute(
                     sa.select(
                         capabilities.c.agent_id, capabilities.c.capability, capabilities.c.dependencies
                     ).where(capabilities.c.agent_id != agent_id)
                 )
             ).all()
+            return rows
+
+        rows = await self.run_read(work)
         providers: dict[str, set[str]] = {}
         needs: dict[str, set[str]] = {}
         for row in rows:
@@ -269,24 +316,22 @@ class Storage:
     ) -> SavedRegistration:
         """Insert or update the agent, replace its tools, store schemas, resolutions, events: one commit."""
 
-        async def work(conn: AsyncConnection) -> SavedRegistration:
+        def work(conn: Connection) -> SavedRegistration:
             # No SELECT ... FOR UPDATE: on InnoDB it takes gap locks that deadlock concurrent first
             # registrations. Two writers of the same new id collide on the primary key and are retried.
-            existing = (
-                await conn.execute(sa.select(agents).where(agents.c.agent_id == reg.agent_id))
-            ).first()
+            existing = (conn.execute(sa.select(agents).where(agents.c.agent_id == reg.agent_id))).first()
             if existing is None:
-                await conn.execute(sa.insert(agents).values(**self._new_agent_row(reg, now), **resolution))
+                conn.execute(sa.insert(agents).values(**self._new_agent_row(reg, now), **resolution))
             else:
                 values = self._updated_agent_values(reg, dict(existing._mapping), now)
-                await conn.execute(
+                conn.execute(
                     sa.update(agents).where(agents.c.agent_id == reg.agent_id).values(**values, **resolution)
                 )
             if existing is not None:
-                await conn.execute(sa.delete(capabilities).where(capabilities.c.agent_id == reg.agent_id))
+                conn.execute(sa.delete(capabilities).where(capabilities.c.agent_id == reg.agent_id))
             if reg.tools:
-                await conn.execute(sa.insert(capabilities), self._tool_rows(reg))
-            await self._store_schemas(conn, reg.schemas, now)
+                conn.execute(sa.insert(capabilities), self._tool_rows(reg))
+            self._store_schemas(conn, reg.schemas, now)
             created = existing is None
             revived = existing is not None and existing.status != "healthy"
             event_id = None
@@ -306,7 +351,7 @@ class Storage:
                         "source": "status_change_hook",
                         "transition_type": "unhealthy_to_healthy",
                     }
-                event_id = await self._event(conn, "register", reg.agent_id, reg.name, now, data)
+                event_id = self._event(conn, "register", reg.agent_id, reg.name, now, data)
             return SavedRegistration(created, revived, event_id)
 
         return await self.transaction(work)
@@ -399,13 +444,13 @@ class Storage:
             for position, tool in enumerate(reg.tools)
         ]
 
-    async def _store_schemas(self, conn: AsyncConnection, entries: Sequence[SchemaEntry], now: float) -> None:
+    def _store_schemas(self, conn: Connection, entries: Sequence[SchemaEntry], now: float) -> None:
         unique = {e.hash: e for e in entries}
         if not unique:
             return
         present = set(
             (
-                await conn.execute(sa.select(schema_entries.c.hash).where(schema_entries.c.hash.in_(unique)))
+                conn.execute(sa.select(schema_entries.c.hash).where(schema_entries.c.hash.in_(unique)))
             ).scalars()
         )
         rows = [
@@ -414,7 +459,7 @@ class Storage:
             if h not in present
         ]
         if rows:
-            await conn.execute(self._insert_ignore(schema_entries), rows)
+            conn.execute(self._insert_ignore(schema_entries), rows)
 
     def _insert_ignore(self, table: sa.Table) -> Any:
         """An INSERT that skips rows whose key already exists (another replica may have just added it)."""
@@ -429,8 +474,8 @@ class Storage:
         return sa.insert(table).prefix_with("IGNORE")
 
     @staticmethod
-    async def _event(
-        conn: AsyncConnection,
+    def _event(
+        conn: Connection,
         event_type: str,
         agent_id: str,
         agent_name: str | None,
@@ -438,7 +483,7 @@ class Storage:
         data: dict[str, Any],
         function_name: str | None = None,
     ) -> int:
-        result = await conn.execute(
+        result = conn.execute(
             sa.insert(registry_events).values(
                 event_type=event_type,
                 agent_id=agent_id,
@@ -454,15 +499,18 @@ class Storage:
 
     async def record_event(self, event_type: str, agent_id: str, now: float, data: dict[str, Any]) -> int:
         """Write one event on its own (for example the restore marker)."""
-        async with self.write() as conn:
-            return await self._event(conn, event_type, agent_id, None, now, data)
+
+        def work(conn: Connection) -> Any:
+            return self._event(conn, event_type, agent_id, None, now, data)
+
+        return await self.transaction(work)
 
     async def unregister(self, agent_id: str, now: float) -> int | None:
         """Mark the agent unhealthy (last-seen kept) with an ``unregister`` event; None when unknown."""
 
-        async def work(conn: AsyncConnection) -> int | None:
+        def work(conn: Connection) -> int | None:
             row = (
-                await conn.execute(
+                conn.execute(
                     sa.select(agents.c.name, agents.c.status, agents.c.agent_type, agents.c.version).where(
                         agents.c.agent_id == agent_id
                     )
@@ -470,9 +518,7 @@ class Storage:
             ).first()
             if row is None:
                 return None
-            await conn.execute(
-                sa.update(agents).where(agents.c.agent_id == agent_id).values(status="unhealthy")
-            )
+            conn.execute(sa.update(agents).where(agents.c.agent_id == agent_id).values(status="unhealthy"))
             data = {
                 "agent_type": row.agent_type,
                 "name": row.name,
@@ -480,7 +526,7 @@ class Storage:
                 "source": "delete_endpoint",
                 "version": row.version or "",
             }
-            return await self._event(conn, "unregister", agent_id, row.name, now, data)
+            return self._event(conn, "unregister", agent_id, row.name, now, data)
 
         return await self.transaction(work)
 
@@ -488,9 +534,10 @@ class Storage:
 
     async def mark_stale_unhealthy(self, cutoff: float, now: float, reason: str) -> list[tuple[str, int]]:
         """Healthy agents silent since before cutoff turn unhealthy with an event: [(agent id, event id)]."""
-        async with self.write() as conn:
+
+        def work(conn: Connection) -> Any:
             stale = (
-                await conn.execute(
+                conn.execute(
                     sa.select(agents.c.agent_id, agents.c.name, agents.c.updated_at).where(
                         agents.c.status == "healthy", agents.c.updated_at < cutoff
                     )
@@ -498,7 +545,7 @@ class Storage:
             ).all()
             changed = []
             for row in stale:
-                result = await conn.execute(
+                result = conn.execute(
                     sa.update(agents)
                     .where(
                         agents.c.agent_id == row.agent_id,
@@ -518,16 +565,20 @@ class Storage:
                     "source": "status_change_hook",
                     "transition_type": "healthy_to_unhealthy",
                 }
-                event_id = await self._event(conn, "unhealthy", row.agent_id, row.name, now, data)
+                event_id = self._event(conn, "unhealthy", row.agent_id, row.name, now, data)
                 changed.append((row.agent_id, event_id))
+            return changed
+
+        changed = await self.transaction(work)
         return changed
 
     async def purge_unhealthy(self, cutoff: float) -> list[str]:
         """Delete unhealthy agents last seen before cutoff, with their tools and events."""
-        async with self.write() as conn:
+
+        def work(conn: Connection) -> Any:
             doomed = list(
                 (
-                    await conn.execute(
+                    conn.execute(
                         sa.select(agents.c.agent_id).where(
                             agents.c.status == "unhealthy", agents.c.updated_at < cutoff
                         )
@@ -536,9 +587,12 @@ class Storage:
             )
             for chunk_start in range(0, len(doomed), 500):
                 chunk = doomed[chunk_start : chunk_start + 500]
-                await conn.execute(sa.delete(capabilities).where(capabilities.c.agent_id.in_(chunk)))
-                await conn.execute(sa.delete(registry_events).where(registry_events.c.agent_id.in_(chunk)))
-                await conn.execute(sa.delete(agents).where(agents.c.agent_id.in_(chunk)))
+                conn.execute(sa.delete(capabilities).where(capabilities.c.agent_id.in_(chunk)))
+                conn.execute(sa.delete(registry_events).where(registry_events.c.agent_id.in_(chunk)))
+                conn.execute(sa.delete(agents).where(agents.c.agent_id.in_(chunk)))
+            return doomed
+
+        doomed = await self.transaction(work)
         return doomed
 
     # ---- reads ----------------------------------------------------------------------------------
@@ -572,8 +626,9 @@ class Storage:
             capabilities.c.llm_provider,
             capabilities.c.dependencies,
         )
-        async with self.read() as conn:
-            rows = (await conn.execute(query)).all()
+
+        def work(conn: Connection) -> Any:
+            rows = (conn.execute(query)).all()
             tools: dict[str, list[Any]] = {}
             ids = [r.agent_id for r in rows]
             for start in range(0, len(ids), 900):
@@ -583,10 +638,13 @@ class Storage:
                     .where(capabilities.c.agent_id.in_(chunk))
                     .order_by(capabilities.c.agent_id, capabilities.c.position)
                 )
-                for tool in (await conn.execute(tool_query)).all():
+                for tool in (conn.execute(tool_query)).all():
                     tools.setdefault(tool.agent_id, []).append(tool)
-            status_rows = await conn.execute(sa.select(agents.c.agent_id, agents.c.status))
+            status_rows = conn.execute(sa.select(agents.c.agent_id, agents.c.status))
             statuses = {str(r.agent_id): str(r.status) for r in status_rows}
+            return rows, tools, statuses
+
+        rows, tools, statuses = await self.run_read(work)
         return list(rows), tools, statuses
 
     async def capability_index(self) -> list[Any]:
@@ -604,8 +662,11 @@ class Storage:
             .join(agents, agents.c.agent_id == capabilities.c.agent_id)
             .order_by(capabilities.c.capability, agents.c.agent_id, capabilities.c.position)
         )
-        async with self.read() as conn:
-            return list((await conn.execute(query)).all())
+
+        def work(conn: Connection) -> Any:
+            return list((conn.execute(query)).all())
+
+        return await self.run_read(work)
 
     async def list_events(
         self, event_type: str | None, agent_id: str | None, function_name: str | None, limit: int
@@ -617,51 +678,62 @@ class Storage:
             query = query.where(registry_events.c.agent_id == agent_id)
         if function_name:
             query = query.where(registry_events.c.function_name == function_name)
-        async with self.read() as conn:
-            return list((await conn.execute(query)).all())
+
+        def work(conn: Connection) -> Any:
+            return list((conn.execute(query)).all())
+
+        return await self.run_read(work)
 
     async def list_schemas(self, limit: int) -> list[Any]:
         query = sa.select(schema_entries).order_by(schema_entries.c.created_at, schema_entries.c.hash)
-        async with self.read() as conn:
-            return list((await conn.execute(query.limit(limit))).all())
+
+        def work(conn: Connection) -> Any:
+            return list((conn.execute(query.limit(limit))).all())
+
+        return await self.run_read(work)
 
     async def get_schema(self, digest: str) -> Any | None:
-        async with self.read() as conn:
-            return (
-                await conn.execute(sa.select(schema_entries).where(schema_entries.c.hash == digest))
-            ).first()
+        def work(conn: Connection) -> Any:
+            return (conn.execute(sa.select(schema_entries).where(schema_entries.c.hash == digest))).first()
+
+        return await self.run_read(work)
 
     async def count_by_status(self) -> dict[str, int]:
-        async with self.read() as conn:
-            rows = (
-                await conn.execute(sa.select(agents.c.status, sa.func.count()).group_by(agents.c.status))
-            ).all()
+        def work(conn: Connection) -> Any:
+            rows = (conn.execute(sa.select(agents.c.status, sa.func.count()).group_by(agents.c.status))).all()
+            return rows
+
+        rows = await self.run_read(work)
         return {status: int(count) for status, count in rows}
 
     # ---- backup / restore -----------------------------------------------------------------------
 
     async def snapshot(self) -> dict[str, list[dict[str, Any]]]:
         """Every agent, tool and schema as plain JSON-able rows."""
-        async with self.read() as conn:
+
+        def work(conn: Connection) -> Any:
             return {
-                "agents": [dict(r._mapping) for r in (await conn.execute(sa.select(agents))).all()],
+                "agents": [dict(r._mapping) for r in (conn.execute(sa.select(agents))).all()],
                 "capabilities": [
                     {k: v for k, v in r._mapping.items() if k != "id"}
-                    for r in (await conn.execute(sa.select(capabilities).order_by(capabilities.c.id))).all()
+                    for r in (conn.execute(sa.select(capabilities).order_by(capabilities.c.id))).all()
                 ],
-                "schema_entries": [
-                    dict(r._mapping) for r in (await conn.execute(sa.select(schema_entries))).all()
-                ],
+                "schema_entries": [dict(r._mapping) for r in (conn.execute(sa.select(schema_entries))).all()],
             }
+
+        return await self.run_read(work)
 
     async def replace_all(self, data: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         """Replace the whole registry content with a snapshot, in one transaction."""
-        async with self.write() as conn:
-            await conn.execute(sa.delete(capabilities))
-            await conn.execute(sa.delete(registry_events))
-            await conn.execute(sa.delete(agents))
-            await conn.execute(sa.delete(schema_entries))
+
+        def work(conn: Connection) -> Any:
+            conn.execute(sa.delete(capabilities))
+            conn.execute(sa.delete(registry_events))
+            conn.execute(sa.delete(agents))
+            conn.execute(sa.delete(schema_entries))
             for table in (agents, capabilities, schema_entries):
                 rows = [dict(r) for r in data.get(table.name, ())]
                 for start in range(0, len(rows), 500):
-                    await conn.execute(sa.insert(table), rows[start : start + 500])
+                    conn.execute(sa.insert(table), rows[start : start + 500])
+
+        await self.transaction(work)

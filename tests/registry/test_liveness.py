@@ -16,7 +16,7 @@ def count_statements(registry: Harness) -> list[str]:
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    event.listen(registry.runtime.engine.sync_engine, "before_cursor_execute", record)
+    event.listen(registry.runtime.storage.statement_engine, "before_cursor_execute", record)
     return statements
 
 
