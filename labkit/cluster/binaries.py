@@ -141,7 +141,10 @@ def build_missing(missing: list[str], cache: Path | None = None, progress: bool 
                 bar.write(f"labkit: this takes several minutes on 2 cores; the full log is {log}")
             for description, action in steps:
                 bar.set_postfix_str(description)
+                step_started = time.monotonic()
                 action()
+                with log.open("a") as out:
+                    out.write(f"\n== {description}: {time.monotonic() - step_started:.0f}s\n")
                 bar.update(1)
     return time.monotonic() - started
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from labkit.cluster import MissingPrerequisite
 from labkit.cluster.binaries import (
     COMPONENTS,
+    build_missing,
     build_steps,
     cached_bin_dir,
     find_binary,
@@ -138,3 +140,15 @@ def test_version_is_stamped_into_both_version_packages() -> None:
     for package in ("client-go/pkg/version", "component-base/version"):
         assert f"{package}.gitVersion=v1.20.2" in flags
         assert f"{package}.gitMinor=20" in flags
+
+
+@pytest.mark.timeout(180)
+def test_missing_etcd_is_fetched_from_debian_into_an_empty_cache(tmp_path: Path) -> None:
+    """The real private-apt path: apt-get update/download under our own config, dpkg -x, no root needed."""
+    cache = tmp_path / "cache"
+    build_missing(["etcd"], cache=cache, progress=False)
+    etcd = cached_bin_dir(cache) / "etcd"
+    version = subprocess.run([str(etcd), "--version"], capture_output=True, text=True, timeout=30, check=True)
+    assert "etcd Version: 3.4." in version.stdout
+    assert "== etcd from Debian's etcd-server:" in (cache / "build.log").read_text()
+    assert not (cache / "gopath").exists(), "fetching etcd alone must not touch the Kubernetes build"
