@@ -14,4 +14,4 @@ def now() -> float:
 def rfc3339(seconds: float | None = None) -> str:
     """UTC RFC 3339 with microseconds, e.g. ``2026-11-24T06:43:27.231111Z``."""
     moment = datetime.fromtimestamp(now() if seconds is None else seconds, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
