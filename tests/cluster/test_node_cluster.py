@@ -480,6 +480,13 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: nfs-volume}
+spec:
+  containers: [{name: main, image: busybox, command: [sleep, "600"]}]
+  volumes: [{name: shared, nfs: {server: 127.0.0.1, path: /exports}}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: missing-config}
 spec:
   containers:
@@ -553,6 +560,11 @@ def test_failures_look_like_a_real_cluster(kubectl: Kubectl) -> None:
         30,
     )
     assert kubectl.json("pod", "host-network")["status"]["phase"] == "Pending"
+    wait_for(
+        "an event naming the unsupported nfs volume",
+        lambda: any("volume 'shared' of type nfs" in e["message"] for e in kubectl.events("nfs-volume")),
+        30,
+    )
 
     wait_for(
         "a FailedMount event for the missing ConfigMap",

@@ -94,6 +94,7 @@ class NodeAgent:
             isolate=config.isolate,
             backoff_base=config.backoff_base,
             service_hosts=self.proxies.hosts_for,
+            sync_services=self.proxies.sync,
         )
         cert, key = config.serving_cert, config.serving_key
         if cert is None or key is None or not cert.exists() or not key.exists():

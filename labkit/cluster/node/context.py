@@ -48,6 +48,7 @@ class NodeContext:
     backoff_base: float = DEFAULT_BASE_SECONDS
     node_allocatable: dict[str, str] = field(default_factory=dict)
     service_hosts: Callable[[str], str] = lambda namespace: ""
+    sync_services: Callable[[], None] = lambda: None
 
     def pod_dir(self, uid: str) -> Path:
         """The pod's directory on the host (volumes, logs, hosts file, sandbox specs)."""

@@ -228,6 +228,11 @@ class PodWorker(threading.Thread):
         """The worker's loop; never raises (a failing step is logged and retried)."""
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+            try:
+                # Services created just before this pod resolve and answer from its first instant.
+                self.ctx.sync_services()
+            except Exception as exc:
+                log.warning("pod %s/%s: service sync before start failed: %s", *self.key, exc)
             self.refresh_hosts()
             while True:
                 if self._gone.is_set():
@@ -664,7 +669,9 @@ class PodWorker(threading.Thread):
         status = self.status()
         if status == self._last_status and not force:
             return
-        self.ctx.core.patch_namespaced_pod_status(self.key[1], self.key[0], {"status": status})
+        # The uid makes the API refuse (422) a late write onto a new pod of the same name (grace 0 deletes).
+        body = {"metadata": {"uid": self.uid}, "status": status}
+        self.ctx.core.patch_namespaced_pod_status(self.key[1], self.key[0], body)
         self._last_status = status
 
     # ---- termination ------------------------------------------------------------------------------

@@ -107,6 +107,7 @@ class ServiceProxies:
         self._endpoints: dict[tuple[str, str], dict[str, Any]] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
         self._failed: set[tuple[str, int]] = set()
         self._relays: set[asyncio.Task[None]] = set()  # strong references while connections are open
 
@@ -137,7 +138,11 @@ class ServiceProxies:
             self._stop.wait(POLL_SECONDS)
 
     def sync(self) -> None:
-        """Read Services and Endpoints once and reconcile listeners and host names."""
+        """Read Services and Endpoints once and reconcile listeners and host names (thread-safe)."""
+        with self._sync_lock:
+            self._sync()
+
+    def _sync(self) -> None:
         services = [to_dict(self.api, s) for s in self.core.list_service_for_all_namespaces().items]
         endpoints = {
             (e["metadata"]["namespace"], e["metadata"]["name"]): e
