@@ -480,6 +480,14 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: init-fails}
+spec:
+  restartPolicy: Never
+  initContainers: [{name: init, image: busybox, command: [sh, -c, "exit 3"]}]
+  containers: [{name: main, image: busybox, command: [sh, -c, "echo must-not-run"]}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: nfs-volume}
 spec:
   containers: [{name: main, image: busybox, command: [sleep, "600"]}]
@@ -560,6 +568,12 @@ def test_failures_look_like_a_real_cluster(kubectl: Kubectl) -> None:
         30,
     )
     assert kubectl.json("pod", "host-network")["status"]["phase"] == "Pending"
+    wait_for(
+        "init-fails to fail", lambda: kubectl.json("pod", "init-fails")["status"].get("phase") == "Failed", 30
+    )
+    assert "Init:Error" in kubectl("get", "pod", "init-fails", "--no-headers")
+    main = kubectl.json("pod", "init-fails")["status"]["containerStatuses"][0]
+    assert main["state"]["waiting"]["reason"] == "PodInitializing"
     wait_for(
         "an event naming the unsupported nfs volume",
         lambda: any("volume 'shared' of type nfs" in e["message"] for e in kubectl.events("nfs-volume")),

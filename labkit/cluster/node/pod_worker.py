@@ -165,6 +165,9 @@ class PodWorker(threading.Thread):
             )
             for c in spec.get("containers") or []
         ]
+        if self.init_containers:
+            for runtime in self.containers:
+                runtime.waiting = ("PodInitializing", "")
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             # Finished before this agent started: nothing runs again; status and logs stay served.
             self._frozen = True
@@ -284,7 +287,7 @@ class PodWorker(threading.Thread):
             return
         if not self._volumes_ready or time.monotonic() - self._volumes_refreshed > VOLUME_REFRESH_SECONDS:
             self._setup_volumes()
-        if self._volumes_ready:
+        if self._volumes_ready and not self._init_failed():
             if all(c.done for c in self.init_containers):
                 for runtime in self.containers:
                     self._drive(runtime)
@@ -598,13 +601,19 @@ class PodWorker(threading.Thread):
             status["containerID"] = f"labkit://{self.uid}/{runtime.name}/{runtime.instances}"
         return status
 
+    def _init_failed(self) -> bool:
+        """An init container failed for good (restartPolicy Never): the pod has failed."""
+        return any(
+            c.done and c.terminated is not None and c.terminated["exitCode"] != 0
+            for c in self.init_containers
+        )
+
     def _phase(self) -> str:
         policy = str(self.pod["spec"].get("restartPolicy") or "Always")
+        if self._init_failed():
+            return "Failed"
         if not all(c.done for c in self.init_containers):
-            failed_init = any(
-                c.done and c.terminated and c.terminated["exitCode"] != 0 for c in self.init_containers
-            )
-            return "Failed" if failed_init else "Pending"
+            return "Pending"
         if any(c.process is None and c.instances == 0 for c in self.containers):
             return "Pending"
         if any(c.running for c in self.containers):
@@ -639,7 +648,7 @@ class PodWorker(threading.Thread):
 
     def status(self) -> dict[str, Any]:
         """The pod status this node reports right now."""
-        initialized = all(c.done for c in self.init_containers)
+        initialized = all(c.done for c in self.init_containers) and not self._init_failed()
         containers_ready = initialized and all(c.ready() for c in self.containers)
         not_ready = [c.name for c in self.containers if not c.ready()]
         reason = "ContainersNotReady" if not_ready else ""
