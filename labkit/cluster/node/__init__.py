@@ -47,6 +47,6 @@ Local-cluster conventions other parts rely on:
 - Not supported (reported as a pod event and status, never a crash): hostNetwork/hostPID/hostIPC,
   privileged containers, ``postStart`` hooks, gRPC probes, volume types other than emptyDir, PVC
   (hostPath/local PVs), configMap, secret, projected, downwardAPI, hostPath. ``kubectl exec``,
-  ``port-forward`` and ``logs --timestamps`` are not served. A restarted agent restarts the containers
-  of pods that were still running (finished pods stay finished).
+  ``port-forward`` and ``logs --timestamps`` are not served; resource limits are not enforced. A
+  restarted agent restarts the containers of pods that were still running (finished pods stay finished).
 """
