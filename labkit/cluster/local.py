@@ -106,8 +106,9 @@ class _Progress:
             self._bar = tqdm(total=total, desc="labkit cluster up", unit="step")
 
     def step(self, description: str) -> None:
+        """Count one finished step, named in the bar."""
         if self._bar is not None:
-            self._bar.set_postfix_str(description)
+            self._bar.set_postfix_str(f"{description} ✓")
             self._bar.update(1)
 
     def note(self, message: str) -> None:
@@ -465,6 +466,8 @@ class LocalCluster:
 
         Returns the names of the components that were running.
         """
+        if not self.state_dir.is_dir():
+            return []
         with self._locked():
             if wipe:
                 self._remove_volumes()

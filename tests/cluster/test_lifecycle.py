@@ -187,3 +187,10 @@ def test_cli_down_wipe_stops_everything_and_removes_the_state(cluster: LocalClus
     assert not cluster.state_dir.exists()
     assert labkit_cli("cluster", "status", "--state-dir", str(cluster.state_dir)).returncode == 3
     assert all(process_start_time(pid) is None for pid in pids)
+
+
+def test_down_of_a_cluster_that_never_existed_creates_nothing(tmp_path: Path) -> None:
+    local = LocalCluster(state_dir=tmp_path / "never")
+    assert local.down() == []
+    assert local.down(wipe=True) == []
+    assert not local.state_dir.exists()
