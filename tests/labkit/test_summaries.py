@@ -34,7 +34,7 @@ def test_pods_frame_has_a_boolean_ready_and_kubectls_container_count() -> None:
 
 
 def test_events_frame_is_sorted_oldest_first_and_names_the_object() -> None:
-    events = [
+    events: list[dict[str, Any]] = [
         {
             "type": "Warning",
             "reason": "BackOff",
@@ -59,7 +59,7 @@ def test_events_frame_is_sorted_oldest_first_and_names_the_object() -> None:
 
 
 def test_rollout_state_of_a_statefulset() -> None:
-    sts = {
+    sts: dict[str, Any] = {
         "kind": "StatefulSet",
         "metadata": {"generation": 2},
         "spec": {"replicas": 3},
