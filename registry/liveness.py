@@ -33,6 +33,9 @@ class Liveness:
         self.flush_interval = flush_interval
         self.states: dict[str, AgentState] = {}
         self.pending_seen: dict[str, float] = {}
+        self.latest_seen: dict[str, float] = {}
+        # Bumped whenever what GET /agents shows may have changed (besides last-seen times).
+        self.version = 0
         self.newest_topology = 0.0
         self.last_event_id = 0
         self._own_events: set[int] = set()
@@ -40,9 +43,10 @@ class Liveness:
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._validated: dict[str, float] = {}
-        # Set once an event written by another process is seen: from then on cached states may miss
-        # that process's POSTs (which write no event), so a 202 is confirmed against the database.
-        self.shared_database = False
+        # True when other processes may write the same database: PostgreSQL/MySQL are shared by design,
+        # a SQLite file once an event from another process shows up. Then cached states may miss that
+        # process's POSTs (which write no event), so a 202 is confirmed against the database.
+        self.shared_database = storage.database_type != "sqlite"
 
     async def start(self) -> None:
         self.last_event_id, self.newest_topology = await self.storage.newest_events()
@@ -83,14 +87,18 @@ class Liveness:
     def seen(self, agent_id: str, when: float) -> None:
         """Note a fast heartbeat; written with the next batch."""
         self.pending_seen[agent_id] = when
+        self.latest_seen[agent_id] = when
 
     def last_seen(self, agent_id: str) -> float | None:
-        return self.pending_seen.get(agent_id)
+        """The newest fast heartbeat or POST this replica saw from the agent."""
+        return self.latest_seen.get(agent_id)
 
     def registered(self, agent_id: str, when: float, event_id: int | None) -> None:
         """A POST on this replica: the agent is healthy and has just seen the topology."""
         self.states[agent_id] = AgentState("healthy", when)
         self.pending_seen.pop(agent_id, None)
+        self.latest_seen[agent_id] = when
+        self.version += 1
         self._own_event(event_id, when, topology=True)
 
     def status_changed(self, agent_id: str, status: str, event_id: int | None, when: float) -> None:
@@ -98,17 +106,22 @@ class Liveness:
         old = self.states.get(agent_id)
         self.states[agent_id] = AgentState(status, old.last_full_refresh if old else 0.0)
         self.pending_seen.pop(agent_id, None)
+        self.version += 1
         self._own_event(event_id, when, topology=True)
 
     def forget(self, agent_id: str) -> None:
         self.states.pop(agent_id, None)
         self._validated.pop(agent_id, None)
         self.pending_seen.pop(agent_id, None)
+        self.latest_seen.pop(agent_id, None)
+        self.version += 1
 
     def restored(self, event_id: int, when: float) -> None:
         """The whole content was replaced: forget everything; every agent's next HEAD re-checks."""
         self.states.clear()
         self.pending_seen.clear()
+        self.latest_seen.clear()
+        self.version += 1
         self._own_event(event_id, when, topology=True)
 
     def _own_event(self, event_id: int | None, when: float, topology: bool) -> None:
@@ -145,6 +158,7 @@ class Liveness:
                 if event.id in self._own_events:
                     continue
                 self.shared_database = True
+                self.version += 1
                 if event.agent_id == ALL_AGENTS:
                     self.states.clear()
                 else:

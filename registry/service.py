@@ -7,6 +7,7 @@ write path and one resolution routine.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from registry.semver_constraints import parse_version, satisfies
 from registry.storage.repository import AgentFilter, Storage, dependency_from_json
 
 log = logging.getLogger("registry.service")
+
+LISTING_CACHE_SIZE = 32  # distinct GET /agents filters kept rendered
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class RegistryService:
     def __init__(self, storage: Storage, liveness: Liveness) -> None:
         self.storage = storage
         self.liveness = liveness
+        self._listings: dict[AgentFilter, tuple[int, float, list[tuple[dict[str, Any], Any]]]] = {}
 
     # ---- registration ---------------------------------------------------------------------------
 
@@ -302,10 +306,28 @@ class RegistryService:
     # ---- read views -----------------------------------------------------------------------------
 
     async def list_agents(self, flt: AgentFilter) -> dict[str, Any]:
-        """GET /agents in the real registry's shape (JSON null for empty lists)."""
-        await self.liveness.flush()
-        rows, tools, statuses = await self.storage.list_agents(flt)
-        items = [self._agent_item(row, tools.get(row.agent_id, []), statuses) for row in rows]
+        """GET /agents in the real registry's shape (JSON null for empty lists).
+
+        The rendered agents are kept until something they show changes (``liveness.version``), or for at
+        most a second when other replicas write to the same database; last-seen times come from memory.
+        """
+        cached = self._listings.get(flt)
+        fresh = cached is not None and cached[0] == self.liveness.version
+        if fresh and self.liveness.shared_database:
+            fresh = time.monotonic() - cached[1] < self.liveness.sync_interval  # type: ignore[index]
+        if fresh:
+            rendered = cached[2]  # type: ignore[index]
+        else:
+            version, started = self.liveness.version, time.monotonic()
+            rows, tools, statuses = await self.storage.list_agents(flt)
+            rendered = [(self._agent_item(row, tools.get(row.agent_id, []), statuses), row) for row in rows]
+            if len(self._listings) >= LISTING_CACHE_SIZE:
+                self._listings.clear()
+            self._listings[flt] = (version, started, rendered)
+        items = []
+        for item, row in rendered:
+            seen = max(row.updated_at, self.liveness.last_seen(row.agent_id) or 0.0)
+            items.append({**item, "last_seen": clock.rfc3339(seen)})
         return {"agents": items or None, "count": len(items), "timestamp": clock.rfc3339()}
 
     def _agent_item(self, row: Any, tools: list[Any], statuses: dict[str, str]) -> dict[str, Any]:
@@ -349,7 +371,6 @@ class RegistryService:
             if tool.llm_provider:
                 capability["llm_provider"] = tool.llm_provider
             capabilities.append(capability)
-        last_seen = max(row.updated_at, self.liveness.last_seen(row.agent_id) or 0.0)
         return {
             "id": row.agent_id,
             "name": row.name,
@@ -368,7 +389,6 @@ class RegistryService:
             "llm_tool_resolutions": row.llm_tool_resolutions or None,
             "llm_provider_resolutions": row.llm_provider_resolutions or None,
             "created_at": clock.rfc3339(row.created_at),
-            "last_seen": clock.rfc3339(last_seen),
         }
 
     @staticmethod

@@ -57,6 +57,7 @@ async def test_batched_last_seen_reaches_the_database(make_registry: MakeRegistr
     first = (await (await b.client.get("/agents")).get_json())["agents"][0]["last_seen"]
     assert await a.head("/heartbeat/agent-x") == 200
     await a.runtime.liveness.flush()
+    await b.runtime.liveness.sync()  # B's background sync, once a second
     second = (await (await b.client.get("/agents")).get_json())["agents"][0]["last_seen"]
     assert second > first
 
