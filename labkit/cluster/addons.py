@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
 
 STORAGE_CLASS = client.V1StorageClass(
     api_version="storage.k8s.io/v1",
@@ -33,7 +34,7 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
 def ensure_storage_class(api: client.ApiClient) -> None:
     """Create the default StorageClass ``standard`` unless it exists."""
     try:
-        client.StorageV1Api(api).create_storage_class(STORAGE_CLASS)
+        client.StorageV1Api(api).create_storage_class(STORAGE_CLASS, _request_timeout=10)
     except ApiException as error:
         if error.status != 409:
             raise
@@ -42,10 +43,12 @@ def ensure_storage_class(api: client.ApiClient) -> None:
 def default_service_account_ready(api: client.ApiClient) -> tuple[bool, str]:
     """Whether ``default/default`` exists with its token Secret (pods can be admitted then)."""
     try:
-        account = client.CoreV1Api(api).read_namespaced_service_account("default", "default")
+        account = client.CoreV1Api(api).read_namespaced_service_account(
+            "default", "default", _request_timeout=5
+        )
     except ApiException as error:
         return False, f"ServiceAccount default/default: {error.status} {error.reason}"
-    except OSError as error:
+    except (OSError, HTTPError) as error:
         return False, f"API unreachable: {error}"
     if not account.secrets:
         return False, "ServiceAccount default/default has no token Secret yet"
@@ -55,10 +58,10 @@ def default_service_account_ready(api: client.ApiClient) -> tuple[bool, str]:
 def node_ready(api: client.ApiClient, node_name: str) -> tuple[bool, str]:
     """Whether the node exists and reports condition Ready=True."""
     try:
-        node = client.CoreV1Api(api).read_node(node_name)
+        node = client.CoreV1Api(api).read_node(node_name, _request_timeout=5)
     except ApiException as error:
         return False, f"node {node_name}: {error.status} {error.reason}"
-    except OSError as error:
+    except (OSError, HTTPError) as error:
         return False, f"API unreachable: {error}"
     for condition in (node.status and node.status.conditions) or []:
         if condition.type == "Ready":

@@ -483,7 +483,9 @@ class LocalCluster:
         try:
             from kubernetes import client
 
-            volumes = client.CoreV1Api(addons.api_client(self.kubeconfig_path)).list_persistent_volume()
+            volumes = client.CoreV1Api(addons.api_client(self.kubeconfig_path)).list_persistent_volume(
+                _request_timeout=10
+            )
         except Exception:
             return
         for volume in volumes.items:
