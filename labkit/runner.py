@@ -15,6 +15,9 @@ from labkit.progress import progress_bar
 from labkit.progress import write as write_line
 from labkit.records import read_records
 
+# The kernel's own start-up warnings (e.g. "running over TCP without encryption") are noise here.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
 
 @dataclass
 class NotebookResult:
@@ -79,6 +82,7 @@ def run_notebook(
             cwd=str(notebook.parent),
             progress_bar=False,
             execution_timeout=int(cell_timeout) if cell_timeout else None,
+            extra_arguments=KERNEL_ARGUMENTS,
         )
     except Exception as exc:  # papermill raises for cell errors, timeouts and dead kernels alike
         status, error = "failed", failure_text(exc)
