@@ -178,3 +178,82 @@ def test_without_any_kubernetes_api_the_replica_never_leads_and_says_why(
     leadership = create_leadership(settings)
     assert not leadership.is_leader
     assert "no Kubernetes API" in leadership.describe()["error"]
+
+
+def leader_log(caplog: pytest.LogCaptureFixture) -> str:
+    """The captured registry.leader records as the registry's JSON log lines."""
+    from registry.logs import JsonFormatter
+
+    formatter = JsonFormatter()
+    return "\n".join(formatter.format(r) for r in caplog.records if r.name == "registry.leader")
+
+
+def test_a_lapsed_leader_logs_its_end_before_a_later_renewal_starts_a_new_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from registry.leader import leading_intervals
+
+    caplog.set_level("INFO", logger="registry.leader")
+    store, clock = FakeLeaseStore(), Clock()
+    a = elector(store, clock, "registry-0")
+    assert a.try_acquire_or_renew()
+    a._set_leading(True)
+    clock.now += 12  # paused past the renew deadline (10 s), but nobody took the lease
+    a._step_down_if_lapsed()
+    assert a.try_acquire_or_renew()
+    a._set_leading(True)
+    intervals = leading_intervals(leader_log(caplog))
+    assert [(i.identity, i.until is None) for i in intervals] == [("registry-0", False), ("registry-0", True)]
+    first, second = intervals
+    assert first.until is not None
+    assert first.until < second.since
+
+
+def test_leading_intervals_read_back_from_the_log_and_overlaps_are_found() -> None:
+    from datetime import UTC, datetime
+
+    from registry.leader import leading_intervals, overlapping_pairs
+
+    def line(identity: str, leading: bool, moment: str) -> str:
+        key = "leading_since" if leading else "leading_until"
+        return (
+            f'{{"logger": "registry.leader", "identity": "{identity}", "leading": {str(leading).lower()}, '
+            f'"{key}": "2026-01-01T00:00:{moment}Z"}}'
+        )
+
+    log_a = "\n".join(["not json", line("a", True, "01.000000"), line("a", False, "05.000000")])
+    log_b = line("b", True, "06.000000")
+    log_c = line("c", True, "04.500000")
+    intervals = leading_intervals(log_a) + leading_intervals(log_b)
+    end = datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    assert [(i.identity, i.since.second, i.until and i.until.second) for i in intervals] == [
+        ("a", 1, 5),
+        ("b", 6, None),
+    ]
+    assert overlapping_pairs(intervals, open_end=end) == []
+    clash = overlapping_pairs(intervals + leading_intervals(log_c), open_end=end)
+    assert [(x.identity, y.identity) for x, y in clash] == [("a", "c"), ("c", "b")]
+
+
+async def test_run_leads_renews_and_releases_on_stop() -> None:
+    import asyncio
+
+    store = FakeLeaseStore()
+    settings = ElectionSettings(
+        namespace="mcp-mesh", identity="registry-0", lease_duration=3, renew_deadline=2, retry_period=0.05
+    )
+    changes: list[bool] = []
+    a = LeaderElector(settings, store, on_change=changes.append)
+    task = asyncio.create_task(a.run())
+    for _ in range(100):
+        if a.is_leader:
+            break
+        await asyncio.sleep(0.02)
+    assert a.is_leader
+    first_renewal = store.spec()["renewTime"]
+    await asyncio.sleep(0.2)
+    assert store.spec()["renewTime"] != first_renewal
+    a.stop()
+    await asyncio.wait_for(task, timeout=5)
+    assert changes == [True, False]
+    assert store.spec()["holderIdentity"] == ""
