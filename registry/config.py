@@ -82,6 +82,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     shutdown_grace: float = 20.0
     last_seen_flush_interval: float = 1.0
+    database_connect_timeout: float = 30.0
 
     @property
     def safe_database_url(self) -> str:
@@ -285,4 +286,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=int(body[1]) if body else 1024 * 1024,
         shutdown_grace=_duration(env, 20.0, "SHUTDOWN_GRACE_PERIOD"),
         last_seen_flush_interval=_duration(env, 1.0, "LAST_SEEN_FLUSH_INTERVAL"),
+        database_connect_timeout=_duration(env, 30.0, "DATABASE_CONNECT_TIMEOUT", allow_zero=True),
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+
+from sqlalchemy.exc import DBAPIError
 
 from registry.config import Settings
 from registry.leadership import AlwaysLeader, Leadership
@@ -62,7 +65,7 @@ class RegistryRuntime:
 
     async def start(self) -> None:
         """Migrate the schema, then start syncing, campaigning and monitoring."""
-        before, after = await migrate(self.engine)
+        before, after = await self._migrate_when_reachable()
         log.info(
             "database ready",
             extra={
@@ -75,6 +78,21 @@ class RegistryRuntime:
         await self.liveness.start()
         await self.leadership.start()
         await self.monitor.start()
+
+    async def _migrate_when_reachable(self) -> tuple[int, int]:
+        """Migrate, waiting up to DATABASE_CONNECT_TIMEOUT for a database that is still starting."""
+        deadline = time.monotonic() + self.settings.database_connect_timeout
+        while True:
+            try:
+                return await migrate(self.engine)
+            except (OSError, DBAPIError) as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning(
+                    "database not reachable yet; retrying",
+                    extra={"database": self.settings.database_type, "error": str(exc).splitlines()[0][:200]},
+                )
+                await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
         """Stop the monitor, release leadership, flush batched writes, close the pool."""

@@ -151,3 +151,19 @@ def test_logs_are_json_lines_without_the_token(tmp_path: Path) -> None:
     for line in lines:
         entry = json.loads(line)
         assert {"time", "level", "logger", "msg"} <= set(entry)
+
+
+def test_unreachable_database_at_start_exits_1_after_the_connect_timeout(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "DATABASE_CONNECT_TIMEOUT": "1s"}
+    result = subprocess.run(
+        [sys.executable, "-m", "registry"],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "REGISTRY_PORT": "1", "METRICS_PORT": "2", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert any(line["msg"] == "database not reachable yet; retrying" for line in lines)
+    assert lines[-1]["msg"].startswith("cannot start")
