@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from labkit.cluster import ClusterError, LocalCluster, MissingPrerequisite, PortInUse
+from labkit.cluster import local as local_module
+from labkit.cluster.binaries import ensure_binaries
 from labkit.cluster.local import CONTROL_PLANE
 from labkit.cluster.processes import ProcessRecord, is_alive, process_start_time
 
@@ -194,3 +196,37 @@ def test_down_of_a_cluster_that_never_existed_creates_nothing(tmp_path: Path) ->
     assert local.down() == []
     assert local.down(wipe=True) == []
     assert not local.state_dir.exists()
+
+
+def test_a_component_that_dies_at_start_is_reported_and_nothing_is_left_running(tmp_path: Path) -> None:
+    real = LocalCluster(state_dir=tmp_path / "unused")
+    binaries = tmp_path / "bin"
+    binaries.mkdir()
+    for name in ("etcd", "kube-controller-manager", "kube-scheduler"):
+        (binaries / name).symlink_to(cached_or_found(real, name))
+    broken = binaries / "kube-apiserver"
+    broken.write_text("#!/bin/sh\necho 'error: flag provided but not defined: --broken' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    local = LocalCluster(state_dir=tmp_path / "state", bin_dir=binaries)
+    with pytest.raises(ClusterError, match=r"kube-apiserver exited; see .*kube-apiserver\.log: .*--broken"):
+        local.up(progress=False, with_node=False, timeout=60)
+    assert not any(component.alive for component in local.status().components)
+    assert not any(component.pid for component in local.status().components)
+
+
+def cached_or_found(cluster: LocalCluster, name: str) -> Path:
+    return ensure_binaries(cluster.bin_dir, progress=False)[name].path
+
+
+def test_a_missing_node_agent_is_one_clear_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real_find_spec = local_module.importlib.util.find_spec
+    monkeypatch.setattr(
+        local_module.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name.startswith("labkit.cluster.node") else real_find_spec(name, *args),
+    )
+    with pytest.raises(
+        ClusterError, match=r"node agent .* not part of this install; use up\(with_node=False\)"
+    ):
+        LocalCluster(state_dir=tmp_path / "state").up(progress=False)
+    assert not (tmp_path / "state").exists()
