@@ -258,3 +258,16 @@ def test_doctor_passes_on_the_local_cluster(
     assert "1/1 ready" in out
     assert "default: standard" in out
     assert "✗" not in out
+
+
+def test_everything_works_inside_a_running_event_loop_as_in_jupyter(registry: lk.Lab) -> None:
+    import asyncio
+
+    async def cell() -> tuple[str, float]:
+        registry.wait_for(SELECTOR, timeout=30, progress=False)
+        with registry.port_forward("svc/lab-registry", "http") as url:
+            health = lk.RegistryClient(url).health()["status"]
+            rate = lk.load_test(url, n=10, concurrency=5, progress=False).summary["success_rate"]
+        return health, rate
+
+    assert asyncio.run(cell()) == ("healthy", 1.0)
