@@ -111,7 +111,6 @@ async def restore() -> Response:
     key = _key_or_error()
     if isinstance(key, Response):
         return key
-    request.max_content_length = RESTORE_MAX_BYTES
     blob = await request.get_data(cache=False, as_text=False)
     assert isinstance(blob, bytes)
     try:

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 import orjson
 from quart import Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from registry import clock
 from registry.runtime import RegistryRuntime
@@ -44,7 +45,9 @@ class BadJson(ValueError):
 
 async def json_body() -> Any:
     """Decode the body as JSON; raise BadJson with the parser's reason (size limits apply first)."""
-    raw = await request.get_data(cache=False)
+    raw = await request.get_data(cache=False, as_text=False)
+    if len(raw) > runtime().settings.max_body_bytes:  # a body sent without Content-Length
+        raise RequestEntityTooLarge()
     if not raw:
         raise BadJson("the request body is empty")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,19 @@ async def test_admin_needs_the_token(make_registry: MakeRegistry) -> None:
     response = await no_key.client.get("/admin/backup", headers=AUTH)
     assert response.status_code == 409
     assert "ENCRYPTION_KEY" in (await response.get_json())["error"]
+
+
+@pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
+async def test_restore_takes_backups_above_the_body_limit(make_registry: MakeRegistry) -> None:
+    registry = await make_registry(MAX_BODY_BYTES="2048", **ADMIN)
+    for index in range(40):
+        await registry.register(
+            f"agent-{index}", [tool("f", f"cap-{index}", description=secrets.token_hex(40))]
+        )
+    blob = await backup(registry)
+    assert len(blob) > 2048
+    response = await restore(registry, blob)
+    assert response.status_code == 200
+    assert (await response.get_json())["agents"] == 40
+    too_big = await registry.client.post("/agents", data=b"{" + b" " * 4096 + b"}", headers=AUTH)
+    assert too_big.status_code == 413
