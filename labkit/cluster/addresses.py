@@ -9,13 +9,13 @@ in labkit's cache (``clusters/block-<k>``, holding the state dir) stays valid wh
 
 from __future__ import annotations
 
-import fcntl
 import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.cluster.errors import ClusterError
+from labkit.cluster.locks import exclusive_lock
 
 BLOCKS = 64
 
@@ -58,8 +58,7 @@ def claim_block(state_dir: Path, registry: Path, preferred: int | None = None) -
     state_dir = state_dir.resolve()
     registry.mkdir(parents=True, exist_ok=True)
     start = preferred if preferred is not None else zlib.crc32(str(state_dir).encode()) % BLOCKS
-    with (registry / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(registry / ".lock"):
         for offset in range(BLOCKS):
             index = (start + offset) % BLOCKS
             claim = registry / f"block-{index}"

@@ -8,13 +8,11 @@ cache (see ``labkit.cluster.builder``), once, under a file lock so two sessions 
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from labkit.cluster.builder.apt import PrivateApt
 from labkit.cluster.builder.etcd import fetch_etcd
 from labkit.cluster.builder.kubernetes import KUBERNETES_VERSION, KubernetesBuild
 from labkit.cluster.builder.toolchain import check_host_tools, go_root
+from labkit.cluster.locks import exclusive_lock
 from labkit.cluster.paths import cache_root
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -83,17 +82,6 @@ def resolve_binaries(
     return found, missing
 
 
-@contextmanager
-def _build_lock(cache: Path) -> Iterator[None]:
-    cache.mkdir(parents=True, exist_ok=True)
-    with (cache / "build.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 Step = tuple[str, Callable[[], object]]
 
 
@@ -127,7 +115,7 @@ def build_missing(missing: list[str], cache: Path | None = None, progress: bool 
         go_root()
     log = cache / "build.log"
     started = time.monotonic()
-    with _build_lock(cache):
+    with exclusive_lock(cache / "build.lock"):
         # Another session may have finished the build while this one waited for the lock.
         still_missing = [name for name in missing if not _executable(cached_bin_dir(cache) / name)]
         steps = build_steps(still_missing, cache, log) if still_missing else []

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import importlib.util
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +16,12 @@ from typing import Any
 from labkit.cluster import addons, components
 from labkit.cluster.addresses import AddressBlock, claim_block
 from labkit.cluster.binaries import Binary, ensure_binaries, user_bin_dir
-from labkit.cluster.builder.apt import tail
+from labkit.cluster.builder.logged import tail
 from labkit.cluster.components import COMPONENT_ORDER, HOST, Ports, StateLayout
 from labkit.cluster.errors import ClusterError
 from labkit.cluster.health import client_context, http_ok, insecure_context, wait_until
 from labkit.cluster.kubeconfig import write_kubeconfig
+from labkit.cluster.locks import exclusive_lock
 from labkit.cluster.paths import cache_root, default_state_dir
 from labkit.cluster.pki import NODE_NAME, Pki, create_pki
 from labkit.cluster.ports import free_ports, port_is_free, require_free
@@ -199,15 +198,8 @@ class LocalCluster:
 
     # ------------------------------------------------------------------------------------ lifecycle
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        with self.layout.lock_file.open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive_lock(self.layout.lock_file)
 
     def up(self, progress: bool = True, with_node: bool = True, timeout: float = 180.0) -> ClusterInfo:
         """Start the cluster unless it already runs; wait until the API answers, the default

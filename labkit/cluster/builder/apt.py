@@ -6,10 +6,10 @@ The system's apt sources, lists and dpkg database are never touched: everything 
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from labkit.cluster.builder.logged import run_logged
 from labkit.cluster.errors import ClusterError
 
 MIRROR = "http://deb.debian.org/debian"
@@ -64,16 +64,8 @@ class PrivateApt:
         )
 
     def run(self, args: list[str], cwd: Path, log: Path) -> None:
-        """Run an apt command under this configuration in ``cwd``; raise ClusterError with the log's tail."""
-        env = dict(os.environ, APT_CONFIG=str(self.config_file), LC_ALL="C")
-        with log.open("ab") as out:
-            out.write(f"\n$ {' '.join(args)}  (in {cwd})\n".encode())
-            out.flush()
-            result = subprocess.run(args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
-        if result.returncode != 0:
-            raise ClusterError(
-                f"`{' '.join(args)}` failed (exit {result.returncode}); see {log}: {tail(log)}"
-            )
+        """Run an apt command under this configuration in ``cwd``, logged to ``log``."""
+        run_logged(args, log, cwd, dict(os.environ, APT_CONFIG=str(self.config_file), LC_ALL="C"))
 
     def update(self, log: Path) -> None:
         """Download the package and source indexes of the private configuration."""
@@ -98,18 +90,4 @@ class PrivateApt:
 def extract_deb(deb: Path, destination: Path, log: Path) -> None:
     """Unpack a .deb's files into ``destination`` with ``dpkg -x`` (no installation, no root)."""
     destination.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        result = subprocess.run(
-            ["dpkg", "-x", str(deb), str(destination)], stdout=out, stderr=subprocess.STDOUT, check=False
-        )
-    if result.returncode != 0:
-        raise ClusterError(f"dpkg -x {deb} failed (exit {result.returncode}); see {log}: {tail(log)}")
-
-
-def tail(log: Path, lines: int = 3) -> str:
-    """The last lines of a log, joined on one line, for an error message."""
-    try:
-        text = log.read_text(errors="replace").strip().splitlines()
-    except FileNotFoundError:
-        return ""
-    return " | ".join(line.strip() for line in text[-lines:])
+    run_logged(["dpkg", "-x", str(deb), str(destination)], log)

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.cluster.builder.apt import PrivateApt, extract_deb, tail
+from labkit.cluster.builder.apt import PrivateApt, extract_deb
+from labkit.cluster.builder.logged import run_logged
 from labkit.cluster.builder.toolchain import go_root
 from labkit.cluster.errors import ClusterError
 
@@ -139,15 +139,8 @@ class KubernetesBuild:
             LC_ALL="C",
         )
 
-    def _run(self, args: list[str], what: str) -> None:
-        with self.log.open("ab") as out:
-            out.write(f"\n$ {' '.join(args)}  (in {self.source})\n".encode())
-            out.flush()
-            result = subprocess.run(
-                args, cwd=self.source, env=self.go_env(), stdout=out, stderr=subprocess.STDOUT, check=False
-            )
-        if result.returncode != 0:
-            raise ClusterError(f"{what} failed (exit {result.returncode}); see {self.log}: {tail(self.log)}")
+    def _run(self, args: list[str]) -> None:
+        run_logged(args, self.log, self.source, self.go_env())
 
     def fetch_source(self, apt: PrivateApt) -> None:
         """Download Debian's source package and unpack its upstream tarball into the GOPATH."""
@@ -195,7 +188,7 @@ class KubernetesBuild:
         generated = self.source / "pkg/generated/openapi/zz_generated.openapi.go"
         if self._done("openapi") and generated.is_file():
             return
-        self._run(["make", "gen_openapi"], "make gen_openapi")
+        self._run(["make", "gen_openapi"])
         self._mark("openapi")
 
     def compile(self, component: str, destination: Path) -> Path:
@@ -204,6 +197,6 @@ class KubernetesBuild:
         output = destination / component
         partial = destination / f".{component}.partial"
         args = ["go", "build", "-trimpath", "-ldflags", version_ldflags(), "-o", str(partial)]
-        self._run([*args, f"./cmd/{component}"], f"go build {component}")
+        self._run([*args, f"./cmd/{component}"])
         partial.replace(output)
         return output
