@@ -725,9 +725,13 @@ class Lab:
             raise BadParameter(f"port_forward needs 'svc/NAME' or 'pod/NAME', not {ref!r}")
         resolver = self._target_resolver(kind, parsed.name, port)
         direct = self.local
-        if not direct:
-            with contextlib.suppress(LabError):
-                direct = ipaddress.ip_address(resolver()[0]).is_loopback
+        try:
+            target_is_loopback = ipaddress.ip_address(resolver()[0]).is_loopback
+            direct = direct or target_is_loopback
+        except (ObjectNotFound, NamespaceMissing, BadParameter):
+            raise  # a wrong name or port is an error now, not at the first connection
+        except LabError:
+            pass  # no ready pod yet: the forwarder keeps trying per connection
         if direct:
             with local_forward(resolver) as url:
                 yield url
@@ -753,7 +757,7 @@ class Lab:
             )
             if entry is None:
                 have = ", ".join(str(p.get("port")) for p in spec.get("ports") or [])
-                raise LabError(f"svc/{name} has no port {port} (it has: {have or 'none'})")
+                raise BadParameter(f"svc/{name} has no port {port!r} (it has: {have or 'none'})")
             selector = ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
             if not selector:
                 raise LabError(f"svc/{name} has no selector, so there is no pod to forward to")

@@ -271,3 +271,16 @@ def test_everything_works_inside_a_running_event_loop_as_in_jupyter(registry: lk
         return health, rate
 
     assert asyncio.run(cell()) == ("healthy", 1.0)
+
+
+def test_port_forward_to_a_wrong_name_or_port_fails_at_once(registry: lk.Lab) -> None:
+    with (
+        pytest.raises(lk.ObjectNotFound, match="svc/nope not found"),
+        registry.port_forward("svc/nope", 8000),
+    ):
+        pass
+    with (
+        pytest.raises(lk.BadParameter, match=r"svc/lab-registry has no port 9999 \(it has: 8000\)"),
+        registry.port_forward("svc/lab-registry", 9999),
+    ):
+        pass
