@@ -93,7 +93,10 @@ def send(client: httpx.Client, step: Step) -> Answer:
 
 def record(base_url: str, steps: Sequence[Step]) -> dict[str, Answer]:
     """Send the whole sequence, in order, to the registry at ``base_url``."""
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+    # A fresh connection per request: no answer can be lost to a keep-alive connection the server
+    # closed while idle (Hypercorn closes them after 5 s, which a loaded machine can reach).
+    no_keepalive = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=base_url, timeout=10, limits=no_keepalive) as client:
         return {step.name: send(client, step) for step in steps}
 
 

@@ -100,6 +100,26 @@ async def call_smart_greet(consumer: AgentProcess) -> str:
     return str(result.data)
 
 
+def smart_greet_answers(consumer: AgentProcess, expected: str, timeout: float = 20.0) -> None:
+    """Wait until the consumer's tool answers ``expected`` (its MCP endpoint may still be starting)."""
+    answers: list[str] = []
+
+    def answer_is_expected() -> bool:
+        try:
+            answers.append(asyncio.run(call_smart_greet(consumer)))
+        except Exception as exc:  # an MCP endpoint that is not up yet answers with an error
+            answers.append(f"error: {exc!r}")
+        return answers[-1] == expected
+
+    wait_for(
+        answer_is_expected,
+        timeout=timeout,
+        interval=1.0,
+        what=f"smart_greet to answer {expected!r}",
+        describe=lambda: f"answers so far: {answers[-3:]}\nassistant log:\n{consumer.log()[-3000:]}",
+    )
+
+
 def test_provider_and_consumer_lifecycle(registry: RunningProcess, tmp_path: Path) -> None:
     def state() -> str:
         return f"GET /agents: {list_agents(registry)}\nregistry log tail:\n{registry.log()[-2000:]}"
@@ -149,7 +169,7 @@ def test_provider_and_consumer_lifecycle(registry: RunningProcess, tmp_path: Pat
             what="the assistant to log the resolved dependency",
             describe=lambda: assistant.log()[-3000:],
         )
-        assert asyncio.run(call_smart_greet(assistant)) == "Hello from greeter, lab!"
+        smart_greet_answers(assistant, "Hello from greeter, lab!")
 
         # HEADs arrive every heartbeat interval (1 s here) from both agents.
         heads_before = head_requests_seen(registry)
@@ -200,7 +220,7 @@ def test_provider_and_consumer_lifecycle(registry: RunningProcess, tmp_path: Pat
             what="the assistant to drop its greeting dependency",
             describe=lambda: assistant.log()[-3000:],
         )
-        assert asyncio.run(call_smart_greet(assistant)) == "greeting dependency unresolved"
+        smart_greet_answers(assistant, "greeting dependency unresolved")
 
         # SIGTERM of the consumer: it sends DELETE and is unhealthy at once, with an unregister event.
         assistant.proc.send_signal(signal.SIGTERM)
