@@ -124,6 +124,31 @@ def test_a_crashed_component_is_detected_and_up_recovers_with_the_data(cluster: 
     assert kubectl(cluster, "get", "configmap", "survivor", "-o", "jsonpath={.data.k}") == "v"
 
 
+def test_ports_taken_while_down_are_replaced_and_the_data_is_kept(cluster: LocalCluster) -> None:
+    kubectl(cluster, "create", "configmap", "moved", "--from-literal=k=v")
+    old = cluster.status()
+    cluster.down()
+    taken = []
+    try:
+        for name in ("etcd", "kube-apiserver"):
+            port = old.component(name).port
+            assert port is not None
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+            taken.append(sock)
+        cluster.up(progress=False, with_node=False, timeout=120)
+    finally:
+        for sock in taken:
+            sock.close()
+    new = cluster.status()
+    assert new.component("kube-apiserver").port != old.component("kube-apiserver").port
+    assert new.server is not None
+    assert new.server in cluster.kubeconfig_path.read_text()
+    assert kubectl(cluster, "get", "configmap", "moved", "-o", "jsonpath={.data.k}") == "v"
+
+
 def test_down_stops_exactly_the_recorded_processes_and_never_a_stranger(cluster: LocalCluster) -> None:
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
