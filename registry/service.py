@@ -6,6 +6,7 @@ write path and one resolution routine.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -67,6 +68,7 @@ class RegistryService:
         self.storage = storage
         self.liveness = liveness
         self._listings: dict[AgentFilter, tuple[int, float, list[tuple[dict[str, Any], Any]]]] = {}
+        self._listing_lock = asyncio.Lock()
 
     # ---- registration ---------------------------------------------------------------------------
 
@@ -311,24 +313,32 @@ class RegistryService:
         The rendered agents are kept until something they show changes (``liveness.version``), or for at
         most a second when other replicas write to the same database; last-seen times come from memory.
         """
-        cached = self._listings.get(flt)
-        fresh = cached is not None and cached[0] == self.liveness.version
-        if fresh and self.liveness.shared_database:
-            fresh = time.monotonic() - cached[1] < self.liveness.sync_interval  # type: ignore[index]
-        if fresh:
-            rendered = cached[2]  # type: ignore[index]
-        else:
-            version, started = self.liveness.version, time.monotonic()
-            rows, tools, statuses = await self.storage.list_agents(flt)
-            rendered = [(self._agent_item(row, tools.get(row.agent_id, []), statuses), row) for row in rows]
-            if len(self._listings) >= LISTING_CACHE_SIZE:
-                self._listings.clear()
-            self._listings[flt] = (version, started, rendered)
+        rendered = self._cached_listing(flt)
+        if rendered is None:
+            async with self._listing_lock:  # concurrent misses wait for one rendering
+                rendered = self._cached_listing(flt)
+                if rendered is None:
+                    version, started = self.liveness.version, time.monotonic()
+                    rows, tools, statuses = await self.storage.list_agents(flt)
+                    rendered = [
+                        (self._agent_item(row, tools.get(row.agent_id, []), statuses), row) for row in rows
+                    ]
+                    if len(self._listings) >= LISTING_CACHE_SIZE:
+                        self._listings.clear()
+                    self._listings[flt] = (version, started, rendered)
         items = []
         for item, row in rendered:
             seen = max(row.updated_at, self.liveness.last_seen(row.agent_id) or 0.0)
             items.append({**item, "last_seen": clock.rfc3339(seen)})
         return {"agents": items or None, "count": len(items), "timestamp": clock.rfc3339()}
+
+    def _cached_listing(self, flt: AgentFilter) -> list[tuple[dict[str, Any], Any]] | None:
+        cached = self._listings.get(flt)
+        if cached is None or cached[0] != self.liveness.version:
+            return None
+        if self.liveness.shared_database and time.monotonic() - cached[1] >= self.liveness.sync_interval:
+            return None
+        return cached[2]
 
     def _agent_item(self, row: Any, tools: list[Any], statuses: dict[str, str]) -> dict[str, Any]:
         resolutions = []
