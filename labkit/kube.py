@@ -216,6 +216,15 @@ class Kube:
         instance = self.call(f"get {resource.kind} {name}", resource.get, name=name, namespace=ns)
         return dict(instance.to_dict())
 
+    def find(self, resource: Any, name: str, namespace: str | None) -> dict[str, Any] | None:
+        """One object as a dict, or None when it does not exist (404)."""
+        try:
+            return self.get(resource, name, namespace)
+        except KubeApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def list(
         self,
         resource: Any,

@@ -154,14 +154,8 @@ class Lab:
         """A namespace being deleted cannot be reused: wait until it is gone."""
 
         def phase() -> str:
-            try:
-                return str(
-                    (self.kube.get(resource, self.namespace, None).get("status") or {}).get("phase", "")
-                )
-            except KubeApiError as exc:
-                if exc.status == 404:
-                    return "gone"
-                raise
+            namespace = self.kube.find(resource, self.namespace, None)
+            return "gone" if namespace is None else str((namespace.get("status") or {}).get("phase", ""))
 
         if phase() == "Terminating":
             poll(
@@ -178,12 +172,9 @@ class Lab:
         needs_secret = legacy_token_secrets(self.server_version)
 
         def ready() -> tuple[bool, str]:
-            try:
-                account = self.kube.get(accounts, "default", self.namespace)
-            except KubeApiError as exc:
-                if exc.status == 404:
-                    return False, "no default ServiceAccount yet"
-                raise
+            account = self.kube.find(accounts, "default", self.namespace)
+            if account is None:
+                return False, "no default ServiceAccount yet"
             if needs_secret and not account.get("secrets"):
                 return False, "the default ServiceAccount has no token yet"
             return True, "ready"
@@ -198,13 +189,7 @@ class Lab:
 
     def namespace_exists(self, namespace: str | None = None) -> bool:
         """Whether the namespace (default: the lab's) exists."""
-        try:
-            self.kube.get(self.kube.resource("v1", "Namespace"), namespace or self.namespace, None)
-        except KubeApiError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return self._exists(self.kube.resource("v1", "Namespace"), namespace or self.namespace, None)
 
     def _not_found(self, what: str, namespace: str | None) -> LabError:
         """The error for a 404: a missing namespace when that is the cause, else the missing object."""
@@ -338,13 +323,7 @@ class Lab:
     # -- reading ------------------------------------------------------------------------------------
 
     def _exists(self, resource: Any, name: str, namespace: str | None) -> bool:
-        try:
-            self.kube.get(resource, name, namespace)
-        except KubeApiError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return self.kube.find(resource, name, namespace) is not None
 
     def _resolve(self, ref: str | Ref, namespace: str | None = None) -> tuple[Any, Ref, str | None]:
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
@@ -525,13 +504,8 @@ class Lab:
             raise BadParameter(f"wait_rollout needs a statefulset, deployment or daemonset, not {ref!r}")
 
         def probe() -> tuple[bool, str]:
-            try:
-                obj = self.kube.get(resource, parsed.name, ns)
-            except KubeApiError as exc:
-                if exc.status == 404:
-                    return False, f"{parsed} does not exist"
-                raise
-            return summaries.rollout_state(obj)
+            obj = self.kube.find(resource, parsed.name, ns)
+            return summaries.rollout_state(obj) if obj is not None else (False, f"{parsed} does not exist")
 
         selector = self._workload_selector(resource, parsed.name, ns)
         poll(
@@ -606,12 +580,9 @@ class Lab:
         deleting = isinstance(condition, str) and condition.lower() in DELETE_CONDITIONS
 
         def probe() -> tuple[bool, str]:
-            try:
-                obj = self.kube.get(resource, parsed.name, ns)
-            except KubeApiError as exc:
-                if exc.status == 404:
-                    return deleting, f"{parsed} does not exist"
-                raise
+            obj = self.kube.find(resource, parsed.name, ns)
+            if obj is None:
+                return deleting, f"{parsed} does not exist"
             if deleting:
                 return False, f"{parsed} still exists"
             if resource.kind == "Pod":
@@ -652,9 +623,8 @@ class Lab:
                 raise LabError(f"pod/{pod['metadata']['name']} is {reason}: see lab.logs() and lab.events()")
 
     def _workload_selector(self, resource: Any, name: str, namespace: str | None) -> str | None:
-        try:
-            obj = self.kube.get(resource, name, namespace)
-        except KubeApiError:
+        obj = self.kube.find(resource, name, namespace)
+        if obj is None:
             return None
         labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         return ",".join(f"{k}={v}" for k, v in labels.items()) or None

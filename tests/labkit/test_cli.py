@@ -9,6 +9,18 @@ import pytest
 from labkit import cli
 
 
+def write_kubeconfig(folder: Path) -> Path:
+    """A kubeconfig with one context ``a`` whose API server (127.0.0.1:1) never answers."""
+    kubeconfig = folder / "config"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: a\n"
+        "clusters:\n- name: a\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+        "users:\n- name: a\n  user: {token: t}\n"
+        "contexts:\n- name: a\n  context: {cluster: a, user: a}\n"
+    )
+    return kubeconfig
+
+
 def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"])
@@ -28,14 +40,7 @@ def test_cluster_and_context_are_mutually_exclusive(capsys: pytest.CaptureFixtur
 def test_doctor_with_an_unknown_context_says_so_and_how_to_fix_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: a\n"
-        "clusters:\n- name: a\n  cluster: {server: 'https://127.0.0.1:1'}\n"
-        "users:\n- name: a\n  user: {token: t}\n"
-        "contexts:\n- name: a\n  context: {cluster: a, user: a}\n"
-    )
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path)))
     assert cli.main(["doctor", "--context", "kind-nope"]) == 1
     out = capsys.readouterr().out
     assert "✓ python" in out
@@ -69,14 +74,7 @@ def test_parameters_are_json_when_they_can_be() -> None:
 def test_doctor_with_an_unreachable_cluster_says_it_does_not_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    kubeconfig = tmp_path / "config"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: a\n"
-        "clusters:\n- name: a\n  cluster: {server: 'https://127.0.0.1:1'}\n"
-        "users:\n- name: a\n  user: {token: t}\n"
-        "contexts:\n- name: a\n  context: {cluster: a, user: a}\n"
-    )
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("KUBECONFIG", str(write_kubeconfig(tmp_path)))
     assert cli.main(["doctor", "--context", "a"]) == 1
     out = capsys.readouterr().out
     assert "the Kubernetes API at https://127.0.0.1:1 (context 'a') does not answer" in out
