@@ -135,8 +135,19 @@ def apiserver_command(binary: Path, layout: StateLayout, ports: Ports, service_c
     ]
 
 
-def _delegated_auth(kubeconfig: Path) -> list[str]:
-    return [f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}"]
+def _api_client_component(binary: Path, kubeconfig: Path, secure_port: int) -> list[str]:
+    """Flags the controller-manager and the scheduler share: API access, loopback serving, one replica."""
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={HOST}",
+        f"--secure-port={secure_port}",
+        "--port=0",
+        "--leader-elect=false",
+        "--profiling=false",
+    ]
 
 
 def controller_manager_command(
@@ -145,13 +156,7 @@ def controller_manager_command(
     pki = layout.pki
     kubeconfig = layout.component_kubeconfig("kube-controller-manager")
     return [
-        str(binary),
-        f"--kubeconfig={kubeconfig}",
-        *_delegated_auth(kubeconfig),
-        f"--bind-address={HOST}",
-        f"--secure-port={ports.controller_manager}",
-        "--port=0",
-        "--leader-elect=false",
+        *_api_client_component(binary, kubeconfig, ports.controller_manager),
         "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki.service_account_key}",
         f"--root-ca-file={pki.ca_cert}",
@@ -162,22 +167,12 @@ def controller_manager_command(
         # The built-in provisioner behind the StorageClass `standard` (provisioner kubernetes.io/host-path);
         # it makes each volume a directory under /tmp/hostpath_pv/.
         "--enable-hostpath-provisioner=true",
-        "--profiling=false",
     ]
 
 
 def scheduler_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
     kubeconfig = layout.component_kubeconfig("kube-scheduler")
-    return [
-        str(binary),
-        f"--kubeconfig={kubeconfig}",
-        *_delegated_auth(kubeconfig),
-        f"--bind-address={HOST}",
-        f"--secure-port={ports.scheduler}",
-        "--port=0",
-        "--leader-elect=false",
-        "--profiling=false",
-    ]
+    return _api_client_component(binary, kubeconfig, ports.scheduler)
 
 
 def node_command(layout: StateLayout, node_name: str = NODE_NAME) -> list[str]:
