@@ -121,6 +121,22 @@ class KubernetesLeaseAPI:
         return replaced
 
 
+def describe_api_error(exc: BaseException) -> str:
+    """One line for a failed Lease call: what the API answered (RBAC!), or why it could not be reached."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    if isinstance(exc, ApiException):
+        try:
+            message = json.loads(exc.body or "{}").get("message") or exc.reason
+        except (ValueError, AttributeError):
+            message = exc.reason
+        return f"the Kubernetes API answered {exc.status}: {message}"
+    if isinstance(exc, Urllib3Error):
+        return f"cannot reach the Kubernetes API: {getattr(exc, 'reason', None) or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class LeaderElector:
     """Competes for a Lease and keeps ``is_leader`` true only while leadership is safely held.
 
@@ -264,6 +280,7 @@ class LeaderElector:
 
     async def _attempt(self) -> bool:
         """One attempt in a worker thread, bounded by the renew deadline; errors count as failures."""
+        previous = self.last_error
         try:
             return await asyncio.wait_for(
                 asyncio.to_thread(self.try_acquire_or_renew), timeout=self.settings.renew_deadline
@@ -271,8 +288,9 @@ class LeaderElector:
         except TimeoutError:
             self.last_error = "the Kubernetes API did not answer in time"
         except Exception as exc:
-            self.last_error = f"{type(exc).__name__}: {exc}"
-        log.warning("leader election: attempt failed: %s", self.last_error)
+            self.last_error = describe_api_error(exc)
+        if self.last_error != previous:  # once per distinct error, not every retry period
+            log.warning("leader election: attempt failed: %s", self.last_error)
         return False
 
     async def run(self) -> None:

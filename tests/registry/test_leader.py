@@ -257,3 +257,19 @@ async def test_run_leads_renews_and_releases_on_stop() -> None:
     await asyncio.wait_for(task, timeout=5)
     assert changes == [True, False]
     assert store.spec()["holderIdentity"] == ""
+
+
+def test_api_errors_are_described_in_one_line() -> None:
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    from registry.leader import describe_api_error
+
+    forbidden = ApiException(status=403, reason="Forbidden")
+    forbidden.body = (
+        '{"message": "leases.coordination.k8s.io is forbidden: User \\"system:serviceaccount:x:y\\""}'
+    )
+    assert describe_api_error(forbidden).startswith("the Kubernetes API answered 403: leases.coordination")
+    refused = MaxRetryError(None, "/apis", NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
+    assert describe_api_error(refused).endswith("cannot reach the Kubernetes API: None: Connection refused")
+    assert describe_api_error(ValueError("odd")) == "ValueError: odd"
