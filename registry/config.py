@@ -83,6 +83,7 @@ class Settings:
     shutdown_grace: float = 20.0
     last_seen_flush_interval: float = 1.0
     database_connect_timeout: float = 30.0
+    event_max_rows: int = 100_000
 
     @property
     def safe_database_url(self) -> str:
@@ -262,6 +263,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     pod_name = (_first(env, "POD_NAME") or ("", None))[1]
     instance = _first(env, "REGISTRY_INSTANCE_ID")
     instance_id = instance[1] if instance else (pod_name or socket.gethostname())
+    events = _first(env, "EVENT_MAX_ROWS", "MCP_MESH_EVENT_MAX_ROWS")
+    if events is not None and not events[1].isdigit():
+        raise ConfigError(events[0], events[1], "a whole number of events to keep (0 = unlimited)")
     body = _first(env, "MAX_BODY_BYTES")
     if body is not None and (not body[1].isdigit() or int(body[1]) < 1024):
         raise ConfigError(body[0], body[1], "a whole number of bytes, at least 1024")
@@ -287,4 +291,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shutdown_grace=_duration(env, 20.0, "SHUTDOWN_GRACE_PERIOD"),
         last_seen_flush_interval=_duration(env, 1.0, "LAST_SEEN_FLUSH_INTERVAL"),
         database_connect_timeout=_duration(env, 30.0, "DATABASE_CONNECT_TIMEOUT", allow_zero=True),
+        event_max_rows=int(events[1]) if events else 100_000,
     )

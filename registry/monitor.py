@@ -31,9 +31,11 @@ class HealthMonitor:
         interval: float,
         timeout: float,
         retention: float,
+        event_max_rows: int = 100_000,
     ) -> None:
         self.storage, self.liveness, self.leadership, self.metrics = storage, liveness, leadership, metrics
         self.interval, self.timeout, self.retention = interval, timeout, retention
+        self.event_max_rows = event_max_rows
         self._task: asyncio.Task[None] | None = None
 
     async def check(self) -> tuple[list[str], list[str]]:
@@ -53,6 +55,10 @@ class HealthMonitor:
                 self.liveness.forget(agent_id)
             if purged:
                 log.info("agents purged", extra={"count": len(purged), "retention_s": self.retention})
+        if self.event_max_rows > 0:
+            trimmed = await self.storage.trim_events(self.event_max_rows)
+            if trimmed:
+                log.info("old events trimmed", extra={"count": trimmed, "max_rows": self.event_max_rows})
         self.metrics.monitor_runs.inc()
         self.metrics.marked_unhealthy.inc(len(changed))
         self.metrics.purged.inc(len(purged))

@@ -57,6 +57,7 @@ class RegistryRuntime:
             interval=settings.health_check_interval,
             timeout=settings.agent_timeout,
             retention=settings.agent_retention,
+            event_max_rows=settings.event_max_rows,
         )
 
     @property

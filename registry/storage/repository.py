@@ -572,6 +572,18 @@ class Storage:
         changed = await self.transaction(work)
         return changed
 
+    async def trim_events(self, max_rows: int) -> int:
+        """Keep about the newest max_rows events (by id); return how many were deleted."""
+
+        def work(conn: Connection) -> int:
+            newest = conn.execute(sa.select(sa.func.max(registry_events.c.id))).scalar()
+            if newest is None or newest <= max_rows:
+                return 0
+            result = conn.execute(sa.delete(registry_events).where(registry_events.c.id <= newest - max_rows))
+            return int(result.rowcount or 0)
+
+        return await self.transaction(work)
+
     async def purge_unhealthy(self, cutoff: float) -> list[str]:
         """Delete unhealthy agents last seen before cutoff, with their tools and events."""
 

@@ -48,6 +48,15 @@ async def test_a_follower_does_not_run_the_monitor(make_registry: MakeRegistry) 
     assert await registry.head("/heartbeat/silent-1") == 200
 
 
+async def test_old_events_are_trimmed(make_registry: MakeRegistry) -> None:
+    registry = await make_registry(EVENT_MAX_ROWS="3", HEALTH_CHECK_INTERVAL="1h")
+    for index in range(6):
+        await registry.register(f"agent-{index}", [tool("f", "svc")])
+    await registry.runtime.monitor.check()
+    events = await (await registry.client.get("/events")).get_json()
+    assert [e["agent_id"] for e in events["events"]] == ["agent-5", "agent-4", "agent-3"]
+
+
 class _Follower:
     enabled = True
     is_leader = False
