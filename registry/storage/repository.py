@@ -109,6 +109,8 @@ class Storage:
         self.sync_engine = sqlite_sync_engine(engine) if database_type == "sqlite" else None
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
+        # SQLite without a file (``:memory:``) runs on the async engine's single connection: one at a time.
+        self._memory_lock = asyncio.Lock() if database_type == "sqlite" and self.sync_engine is None else None
 
     @property
     def statement_engine(self) -> sa.Engine:
@@ -119,6 +121,9 @@ class Storage:
         """Run a read-only unit of work."""
         if self.sync_engine is not None:
             return await asyncio.get_running_loop().run_in_executor(self._readers, self._sync_read, work)
+        if self._memory_lock is not None:
+            async with self._memory_lock, self.engine.connect() as conn:
+                return await conn.run_sync(work)
         async with self.engine.connect() as conn:
             return await conn.run_sync(work)
 
@@ -133,6 +138,9 @@ class Storage:
                 if self.sync_engine is not None:
                     loop = asyncio.get_running_loop()
                     return await loop.run_in_executor(self._writer, self._sync_write, work)
+                if self._memory_lock is not None:
+                    async with self._memory_lock, self.engine.begin() as conn:
+                        return await conn.run_sync(work)
                 async with self.engine.begin() as conn:
                     return await conn.run_sync(work)
             except (OperationalError, IntegrityError) as exc:
