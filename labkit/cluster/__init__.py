@@ -38,7 +38,8 @@ provisioner as PVs with ``hostPath`` directories under ``/tmp/hostpath_pv/``, de
 """
 
 from labkit.cluster.errors import ClusterError, MissingPrerequisite, PortInUse
-from labkit.cluster.local import ClusterInfo, ClusterStatus, ComponentStatus, LocalCluster
+from labkit.cluster.local import LocalCluster
+from labkit.cluster.status import ClusterInfo, ClusterStatus, ComponentStatus
 
 __all__ = [
     "ClusterError",

@@ -16,6 +16,7 @@ from labkit.cluster.pki import NODE_NAME, Pki
 HOST = "127.0.0.1"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 COMPONENT_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "node")
+CONTROL_PLANE = COMPONENT_ORDER[:-1]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import pytest
 from labkit.cluster import ClusterError, LocalCluster, MissingPrerequisite, PortInUse
 from labkit.cluster import local as local_module
 from labkit.cluster.binaries import ensure_binaries
-from labkit.cluster.local import CONTROL_PLANE
+from labkit.cluster.components import CONTROL_PLANE
 from labkit.cluster.processes import ProcessRecord, is_alive, process_start_time
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
