@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,12 +20,15 @@ from typing import Any
 from labkit.sync import run_sync
 
 AGENTS_DIR = Path(__file__).resolve().parent
+# mcp-mesh falls back to another port when the configured one cannot be bound, and says so.
+ACTUAL_PORT = re.compile(r"Registering ACTUAL bound port (\d+)")
 
 
 def free_port() -> int:
-    """A loopback TCP port nothing listens on right now."""
+    """A TCP port nothing listens on right now, on any address: the agent binds 0.0.0.0, and on the
+    local cluster pods listen on other loopback addresses with the same port numbers."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("0.0.0.0", 0))
         return int(sock.getsockname()[1])
 
 
@@ -39,7 +43,9 @@ class Agent:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The endpoint the agent registers: its configured port, or the one it fell back to."""
+        fallback = ACTUAL_PORT.search(self.log_path.read_text(errors="replace"))
+        return f"http://127.0.0.1:{fallback.group(1) if fallback else self.port}"
 
     def running(self) -> bool:
         return self.proc.poll() is None

@@ -58,7 +58,18 @@ def pod_reason(selector: str) -> str:
     return ",".join(sorted(set(pods["reason"].fillna("")))) if len(pods) else ""
 
 
-lk.check(lab.exists(f"namespace/{namespace}"), f"connected to {lab.context}")
+def remove_pitfalls() -> None:
+    """Every pitfall object (and the Leases their registries made), so each run starts from scratch."""
+    for path in sorted(PITFALLS.glob("*.yaml")):
+        lab.delete(path)
+    lab.delete("rolebinding/registry-no-lease-rbac-leases")
+    for lease in ("registry-tight-election", "registry-no-lease-rbac"):
+        lab.delete(f"lease/{lease}")
+    lab.wait_for("app.kubernetes.io/part-of=mcp-mesh-pitfalls", "delete", timeout=fix_timeout)  # their pods
+
+
+remove_pitfalls()  # left over from an interrupted run, if any
+lk.check(lab.exists(f"namespace/{namespace}"), f"connected to {lab.context}; no pitfall objects left from earlier runs")
 
 # %% [markdown]
 # ## 1. PVC stuck in Pending
@@ -72,7 +83,7 @@ lab.apply(PITFALLS / "pvc-missing-storage-class.yaml")
 
 def pvc_event() -> str:
     events = lab.events("pvc/registry-data-fast")
-    return " ".join(events["message"]) if len(events) else ""
+    return str(events["message"].iloc[-1]) if len(events) else ""
 
 
 lab.wait_for(lambda: "fast-ssd" in pvc_event(), timeout=symptom_timeout)
@@ -260,11 +271,22 @@ lk.check(len(flaps) >= 1, "with a 60ms renew deadline the leader keeps losing it
 lk.record("tight_election_flaps", len(flaps))
 
 # %% [markdown]
-# **Fix:** the guide's 15s / 10s / 2s. After the new pods start, leadership stays put.
+# **Fix:** the guide's 15s / 10s / 2s. A rolling update would stall here: a new pod only becomes
+# ready as leader, and the old pods still hold the Lease. So replace the Deployment; after the new
+# pods start, leadership stays put.
 
 # %%
+lab.delete("deployment/registry-tight-election")
+lab.wait_for(TIGHT, "delete", timeout=fix_timeout)
 lab.apply(set_env(load("leader-election-too-tight.yaml"), LEADER_ELECTION_LEASE_DURATION="15s", LEADER_ELECTION_RENEW_DEADLINE="10s", LEADER_ELECTION_RETRY_PERIOD="2s"), images=IMAGES)
-lab.wait_for(lambda: bool(lab.lease_holder("registry-tight-election")) and (lab.pods(TIGHT)["restarts"] == 0).all() and len(lab.pods(TIGHT)) == 2 and lab.lease_holder("registry-tight-election") in set(lab.pods(TIGHT)["name"]), timeout=fix_timeout)
+
+
+def one_steady_leader() -> bool:
+    pods = lab.pods(TIGHT)
+    return len(pods) == 2 and lab.lease_holder("registry-tight-election") in set(pods[pods["ready"]]["name"])
+
+
+lab.wait_for(one_steady_leader, timeout=fix_timeout)
 transitions_before = lab.lease("registry-tight-election").get("leaseTransitions", 0)
 time.sleep(observe_seconds)
 transitions_after = lab.lease("registry-tight-election").get("leaseTransitions", 0)
@@ -287,10 +309,6 @@ lk.check(transitions_after == transitions_before, f"no leadership change in {obs
 
 # %%
 if cleanup:
-    for name in sorted(p.name for p in PITFALLS.glob("*.yaml")):
-        lab.delete(PITFALLS / name)
-    lab.delete(binding)
-    for lease in ("registry-tight-election", "registry-no-lease-rbac"):
-        lab.delete(f"lease/{lease}")
+    remove_pitfalls()
     left = lab.table("deployment", "statefulset", "pod", "pvc", "serviceaccount", selector="app.kubernetes.io/part-of=mcp-mesh-pitfalls")
     lk.check(len(left) == 0, "every pitfall object removed")
