@@ -233,10 +233,15 @@ def test_a_component_that_dies_at_start_is_reported_and_nothing_is_left_running(
     broken.write_text("#!/bin/sh\necho 'error: flag provided but not defined: --broken' >&2\nexit 1\n")
     broken.chmod(0o755)
     local = LocalCluster(state_dir=tmp_path / "state", bin_dir=binaries)
-    with pytest.raises(ClusterError, match=r"kube-apiserver exited; see .*kube-apiserver\.log: .*--broken"):
-        local.up(progress=False, with_node=False, timeout=60)
-    assert not any(component.alive for component in local.status().components)
-    assert not any(component.pid for component in local.status().components)
+    try:
+        with pytest.raises(
+            ClusterError, match=r"kube-apiserver exited; see .*kube-apiserver\.log: .*--broken"
+        ):
+            local.up(progress=False, with_node=False, timeout=60)
+        assert not any(component.alive for component in local.status().components)
+        assert not any(component.pid for component in local.status().components)
+    finally:
+        local.down(wipe=True)  # frees its loopback address block at once
 
 
 def cached_or_found(cluster: LocalCluster, name: str) -> Path:
