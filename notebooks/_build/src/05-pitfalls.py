@@ -53,6 +53,14 @@ def set_env(docs: list[dict], **values: str) -> list[dict]:
     return docs
 
 
+def log_of(pod: str) -> str:
+    """A pod's log, or "" while its container has not started yet."""
+    try:
+        return lab.logs(pod)
+    except lk.LabError:
+        return ""
+
+
 def pod_reason(selector: str) -> str:
     pods = lab.pods(selector)
     return ",".join(sorted(set(pods["reason"].fillna("")))) if len(pods) else ""
@@ -176,12 +184,12 @@ NORBAC = "app.kubernetes.io/name=registry-no-lease-rbac"
 
 def forbidden_logged() -> bool:
     pods = lab.pods(NORBAC)
-    return len(pods) > 0 and any("forbidden" in lab.logs(p).lower() or "403" in lab.logs(p) for p in pods["name"])
+    return any("forbidden" in log_of(p).lower() or "403" in log_of(p) for p in pods["name"])
 
 
 lab.wait_for(forbidden_logged, timeout=symptom_timeout)
 norbac_pod = lab.pods(NORBAC)["name"].iloc[0]
-forbidden_lines = [line for line in lab.logs(norbac_pod).splitlines() if "403" in line or "forbidden" in line.lower()]
+forbidden_lines = [line for line in log_of(norbac_pod).splitlines() if "403" in line or "forbidden" in line.lower()]
 print("\n".join(forbidden_lines[-3:]))
 lk.check(len(forbidden_lines) > 0, "the registry's log shows the 403 on leases")
 lk.check(not lab.pods(NORBAC)["ready"].any(), "the registry is not ready: it cannot become leader")
@@ -259,7 +267,7 @@ lab.wait_for(TIGHT, "Running", timeout=symptom_timeout)
 def election_log_lines() -> list[str]:
     lines = []
     for pod in lab.pods(TIGHT)["name"]:
-        lines += [line for line in lab.logs(pod).splitlines() if "leader election" in line and ("stopped" in line or "failed" in line)]
+        lines += [line for line in log_of(pod).splitlines() if "leader election" in line and ("stopped" in line or "failed" in line)]
     return lines
 
 
