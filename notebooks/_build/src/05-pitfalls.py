@@ -208,6 +208,7 @@ binding = {
 }
 lk.show("kubectl create rolebinding registry-no-lease-rbac-leases --role=mcp-mesh-registry-leader-election --serviceaccount=mcp-mesh:registry-no-lease-rbac")
 lab.apply(binding)
+lab.wait_for(lambda: lab.can_i("update", "leases.coordination.k8s.io", service_account="registry-no-lease-rbac"), timeout=fix_timeout)  # RBAC changes reach the authorizer within moments
 lk.check(lab.can_i("update", "leases.coordination.k8s.io", service_account="registry-no-lease-rbac"), "can-i now says yes")
 lab.wait_for(NORBAC, "Ready", timeout=fix_timeout)
 lk.check(lab.lease_holder("registry-no-lease-rbac") == norbac_pod, "the registry took its Lease and is ready")
