@@ -76,6 +76,11 @@ class StateLayout:
     def lock_file(self) -> Path:
         return self.root / ".lock"
 
+    @property
+    def node_code_file(self) -> Path:
+        """The digest of the node agent code the running agent was started with."""
+        return self.root / "run" / "node.code"
+
     def log(self, component: str) -> Path:
         return self.root / "logs" / f"{component}.log"
 

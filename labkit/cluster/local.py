@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib.util
 import json
 import os
@@ -158,12 +159,15 @@ class LocalCluster:
         """The control plane runs: start the node agent if it is wanted and not running, then wait."""
         recovered: tuple[str, ...] = ()
         node = status.component("node")
-        launched = with_node and not node.alive
+        if with_node and node.alive and self._node_code_changed():
+            recovered = ("the node agent's code changed since it started; restarting it",)
+            self._stop_component("node")
+        elif with_node and node.pid is not None and not node.alive:
+            recovered = (f"stale state: node (pid {node.pid}) was not running; restarting it",)
+            self._stop_node_leftovers()
+        launched = with_node and (bool(recovered) or not node.alive)
         if launched:
-            if node.pid is not None:
-                recovered = (f"stale state: node (pid {node.pid}) was not running; restarting it",)
-                self._stop_node_leftovers()
-            self._launch("node", components.node_command(self.layout, self.node_name), self._node_env(ports))
+            self._launch_node(ports)
         if with_node:
             try:
                 self._wait_node(timeout)
@@ -193,9 +197,7 @@ class LocalCluster:
             addons.ensure_storage_class(api)
             bar.step("StorageClass standard")
             if with_node:
-                self._launch(
-                    "node", components.node_command(self.layout, self.node_name), self._node_env(ports)
-                )
+                self._launch_node(ports)
             wait_until(
                 lambda: addons.default_service_account_ready(api),
                 "the default ServiceAccount",
@@ -326,6 +328,18 @@ class LocalCluster:
             wait_until(healthy, f"{name} /healthz", timeout, self._dead_component)
         bar.step("controller-manager and scheduler")
 
+    def _launch_node(self, ports: Ports) -> None:
+        """Start the node agent and remember which version of its code it runs."""
+        self._launch("node", components.node_command(self.layout, self.node_name), self._node_env(ports))
+        self.layout.node_code_file.write_text(node_code_fingerprint())
+
+    def _node_code_changed(self) -> bool:
+        """Whether labkit's node agent code differs from what the running agent was started with."""
+        try:
+            return self.layout.node_code_file.read_text().strip() != node_code_fingerprint()
+        except FileNotFoundError:
+            return True
+
     def _node_env(self, ports: Ports) -> dict[str, str]:
         pki = self.layout.pki
         block = self._address_block() or AddressBlock(0)
@@ -422,6 +436,20 @@ class LocalCluster:
             host_path = spec.host_path.path if spec and spec.host_path else None
             if host_path and host_path.startswith(HOSTPATH_PV_ROOT) and ".." not in host_path:
                 shutil.rmtree(host_path, ignore_errors=True)
+
+
+def node_code_fingerprint() -> str:
+    """A digest of the node agent's source files: a running agent with another digest is outdated."""
+    spec = importlib.util.find_spec("labkit.cluster.node")
+    if spec is None or spec.origin is None:
+        return ""
+    folder = Path(spec.origin).parent
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(folder).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _require_node_agent() -> None:

@@ -205,6 +205,23 @@ def test_bad_api_port_type_is_rejected() -> None:
         LocalCluster(api_port="6443")  # type: ignore[arg-type]
 
 
+def test_a_node_agent_running_outdated_code_is_restarted(cluster: LocalCluster) -> None:
+    first = cluster.up(progress=False, with_node=True, timeout=120)
+    node = cluster.status().component("node")
+    assert node.alive
+    assert node.pid is not None
+    assert first.started
+    assert not cluster.up(progress=False, with_node=True).started, "same code: the agent keeps running"
+    cluster.layout.node_code_file.write_text("code-of-an-older-checkout")
+    again = cluster.up(progress=False, with_node=True, timeout=120)
+    assert again.started
+    assert any("code changed" in message for message in again.recovered)
+    restarted = cluster.status().component("node")
+    assert restarted.alive
+    assert restarted.pid != node.pid
+    assert process_start_time(node.pid) is None, "the outdated agent was stopped"
+
+
 def test_cli_down_wipe_stops_everything_and_removes_the_state(cluster: LocalCluster) -> None:
     pids = [c.pid for c in cluster.status().components if c.pid]
     assert pids
