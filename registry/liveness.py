@@ -19,6 +19,7 @@ from registry.storage.schema import TOPOLOGY_EVENTS
 log = logging.getLogger("registry.liveness")
 
 SYNC_INTERVAL = 1.0
+CHANGE_LOG_SIZE = 10_000  # versions remembered by changed_since
 ALL_AGENTS = "*"  # an event on this id (a restore) invalidates every cached agent
 
 
@@ -34,8 +35,10 @@ class Liveness:
         self.states: dict[str, AgentState] = {}
         self.pending_seen: dict[str, float] = {}
         self.latest_seen: dict[str, float] = {}
-        # Bumped whenever what GET /agents shows may have changed (besides last-seen times).
+        # Bumped whenever what GET /agents shows may have changed (besides last-seen times); each bump
+        # is logged with the agent it concerns (ALL_AGENTS for everything) so views can update in part.
         self.version = 0
+        self._changes: deque[tuple[int, str]] = deque(maxlen=CHANGE_LOG_SIZE)
         self.newest_topology = 0.0
         self.last_event_id = 0
         self._own_events: set[int] = set()
@@ -93,12 +96,16 @@ class Liveness:
         """The newest fast heartbeat or POST this replica saw from the agent."""
         return self.latest_seen.get(agent_id)
 
-    def registered(self, agent_id: str, when: float, event_id: int | None) -> None:
-        """A POST on this replica: the agent is healthy and has just seen the topology."""
+    def registered(self, agent_id: str, when: float, event_id: int | None, changed: bool = True) -> None:
+        """A POST on this replica: the agent is healthy and has just seen the topology.
+
+        ``changed=False``: it re-posted exactly what is stored, so what GET /agents shows is the same.
+        """
         self.states[agent_id] = AgentState("healthy", when)
         self.pending_seen.pop(agent_id, None)
         self.latest_seen[agent_id] = when
-        self.version += 1
+        if changed:
+            self._changed(agent_id)
         self._own_event(event_id, when, topology=True)
 
     def status_changed(self, agent_id: str, status: str, event_id: int | None, when: float) -> None:
@@ -106,7 +113,7 @@ class Liveness:
         old = self.states.get(agent_id)
         self.states[agent_id] = AgentState(status, old.last_full_refresh if old else 0.0)
         self.pending_seen.pop(agent_id, None)
-        self.version += 1
+        self._changed(agent_id)
         self._own_event(event_id, when, topology=True)
 
     def forget(self, agent_id: str) -> None:
@@ -114,15 +121,34 @@ class Liveness:
         self._validated.pop(agent_id, None)
         self.pending_seen.pop(agent_id, None)
         self.latest_seen.pop(agent_id, None)
-        self.version += 1
+        self._changed(agent_id)
 
     def restored(self, event_id: int, when: float) -> None:
         """The whole content was replaced: forget everything; every agent's next HEAD re-checks."""
         self.states.clear()
         self.pending_seen.clear()
         self.latest_seen.clear()
-        self.version += 1
+        self._changed(ALL_AGENTS)
         self._own_event(event_id, when, topology=True)
+
+    def _changed(self, agent_id: str) -> None:
+        self.version += 1
+        self._changes.append((self.version, agent_id))
+
+    def changed_since(self, version: int) -> set[str] | None:
+        """The agents changed after ``version``; None when that is unknown or everything changed."""
+        if version == self.version:
+            return set()
+        if not self._changes or self._changes[0][0] > version + 1:
+            return None  # older than the log remembers
+        changed = set()
+        for bumped, agent_id in reversed(self._changes):
+            if bumped <= version:
+                break
+            if agent_id == ALL_AGENTS:
+                return None
+            changed.add(agent_id)
+        return changed
 
     def _own_event(self, event_id: int | None, when: float, topology: bool) -> None:
         if topology:
@@ -158,7 +184,7 @@ class Liveness:
                 if event.id in self._own_events:
                     continue
                 self.shared_database = True
-                self.version += 1
+                self._changed(event.agent_id)
                 if event.agent_id == ALL_AGENTS:
                     self.states.clear()
                 else:

@@ -6,23 +6,34 @@ write path and one resolution routine.
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import logging
-import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from registry import clock
+from registry.listing import AgentListing
 from registry.liveness import Liveness
 from registry.model import AgentRegistration, RegistrationRejected, ToolSpec, validate_registration
 from registry.resolution import Provider, Resolved, Resolver, find_required_cycle, tag_score
 from registry.semver_constraints import parse_version, satisfies
-from registry.storage.repository import AgentFilter, Storage, dependency_from_json
+from registry.storage.repository import AgentFilter, SavedRegistration, Storage
 
 log = logging.getLogger("registry.service")
 
-LISTING_CACHE_SIZE = 32  # distinct GET /agents filters kept rendered
+WRITTEN_DIGESTS = 100_000  # agents whose last stored content is remembered
+CANDIDATE_CACHE_SIZE = 1_000  # distinct capability-name sets whose providers are kept
+
+
+def _digest(reg: AgentRegistration, columns: dict[str, Any]) -> bytes | None:
+    """A fingerprint of everything a registration writes (None when it cannot be serialised)."""
+    try:
+        encoded = orjson.dumps([reg, columns], option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return None
+    return hashlib.blake2b(encoded, digest_size=16).digest()
 
 
 @dataclass(frozen=True)
@@ -67,8 +78,11 @@ class RegistryService:
     def __init__(self, storage: Storage, liveness: Liveness) -> None:
         self.storage = storage
         self.liveness = liveness
-        self._listings: dict[AgentFilter, tuple[int, float, list[tuple[dict[str, Any], Any]]]] = {}
-        self._listing_lock = asyncio.Lock()
+        self.listing = AgentListing(storage, liveness)
+        self._written: dict[str, bytes] = {}  # agent id -> digest of the content this replica last stored
+        # Storage.candidates answers by the set of capability names, for one liveness.version.
+        self._candidates_cache: dict[frozenset[str], dict[str, list[Provider]]] = {}
+        self._candidates_version = -1
 
     # ---- registration ---------------------------------------------------------------------------
 
@@ -98,8 +112,15 @@ class RegistryService:
                     llm_providers[tool.function_name] = chosen
         now = clock.now()
         columns = self._resolution_columns(resolved, llm_tools, llm_providers)
-        saved = await self.storage.save_registration(reg, now, columns)
-        self.liveness.registered(reg.agent_id, now, saved.event_id)
+        digest = _digest(reg, columns)
+        if digest is not None and self._unchanged(reg.agent_id, digest):
+            if await self.storage.refresh_unchanged(reg.agent_id, now):
+                saved = SavedRegistration(created=False, revived=False, event_id=None)
+                self.liveness.registered(reg.agent_id, now, None, changed=False)
+            else:
+                saved = await self._save(reg, now, columns, digest)
+        else:
+            saved = await self._save(reg, now, columns, digest)
         if saved.created or saved.revived:
             log.info(
                 "agent registered",
@@ -121,6 +142,28 @@ class RegistryService:
             response["warnings"] = reg.warnings
         return response
 
+    def _unchanged(self, agent_id: str, digest: bytes) -> bool:
+        """Whether this replica wrote exactly this content last and the agent is still healthy.
+
+        Only while no other process writes the database (else it may have stored something newer).
+        """
+        if self.liveness.shared_database or self._written.get(agent_id) != digest:
+            return False
+        state = self.liveness.states.get(agent_id)
+        return state is not None and state.status == "healthy"
+
+    async def _save(
+        self, reg: AgentRegistration, now: float, columns: dict[str, Any], digest: bytes | None
+    ) -> SavedRegistration:
+        self._written.pop(reg.agent_id, None)
+        saved = await self.storage.save_registration(reg, now, columns)
+        self.liveness.registered(reg.agent_id, now, saved.event_id)
+        if digest is not None:
+            if len(self._written) >= WRITTEN_DIGESTS:
+                self._written.clear()
+            self._written[reg.agent_id] = digest
+        return saved
+
     async def _candidate_index(self, reg: AgentRegistration) -> dict[str, list[Provider]]:
         """Providers for every capability the registration may need, transitively for required deps."""
         needed: set[str] = set()
@@ -132,7 +175,7 @@ class RegistryService:
         index: dict[str, list[Provider]] = {}
         own = _own_providers(reg)
         while needed:
-            found = await self.storage.candidates(needed)
+            found = await self._candidates(needed)
             for capability, providers in found.items():
                 index[capability] = [p for p in providers if p.agent_id != reg.agent_id]
                 index[capability] += [p for p in own if p.capability == capability]
@@ -143,6 +186,24 @@ class RegistryService:
                 for dep in provider.required_dependencies
             } - set(index)
         return index
+
+    async def _candidates(self, names: set[str]) -> dict[str, list[Provider]]:
+        """Storage.candidates, kept until the mesh changes (only while no other process writes)."""
+        if self.liveness.shared_database:
+            return await self.storage.candidates(names)
+        version = self.liveness.version
+        if self._candidates_version != version:
+            self._candidates_cache.clear()
+            self._candidates_version = version
+        key = frozenset(names)
+        found = self._candidates_cache.get(key)
+        if found is None:
+            found = await self.storage.candidates(names)
+            if self._candidates_version == version == self.liveness.version:
+                if len(self._candidates_cache) >= CANDIDATE_CACHE_SIZE:
+                    self._candidates_cache.clear()
+                self._candidates_cache[key] = found
+        return found
 
     async def _reject_required_cycle(self, reg: AgentRegistration) -> None:
         required = {d.capability for t in reg.tools for d in t.dependencies if d.required}
@@ -307,119 +368,9 @@ class RegistryService:
 
     # ---- read views -----------------------------------------------------------------------------
 
-    async def list_agents(self, flt: AgentFilter) -> dict[str, Any]:
-        """GET /agents in the real registry's shape (JSON null for empty lists).
-
-        The rendered agents are kept until something they show changes (``liveness.version``), or for at
-        most a second when other replicas write to the same database; last-seen times come from memory.
-        """
-        rendered = self._cached_listing(flt)
-        if rendered is None:
-            async with self._listing_lock:  # concurrent misses wait for one rendering
-                rendered = self._cached_listing(flt)
-                if rendered is None:
-                    version, started = self.liveness.version, time.monotonic()
-                    rows, tools, statuses = await self.storage.list_agents(flt)
-                    rendered = [
-                        (self._agent_item(row, tools.get(row.agent_id, []), statuses), row) for row in rows
-                    ]
-                    if len(self._listings) >= LISTING_CACHE_SIZE:
-                        self._listings.clear()
-                    self._listings[flt] = (version, started, rendered)
-        items = []
-        for item, row in rendered:
-            seen = max(row.updated_at, self.liveness.last_seen(row.agent_id) or 0.0)
-            items.append({**item, "last_seen": clock.rfc3339(seen)})
-        return {"agents": items or None, "count": len(items), "timestamp": clock.rfc3339()}
-
-    def _cached_listing(self, flt: AgentFilter) -> list[tuple[dict[str, Any], Any]] | None:
-        cached = self._listings.get(flt)
-        if cached is None or cached[0] != self.liveness.version:
-            return None
-        if self.liveness.shared_database and time.monotonic() - cached[1] >= self.liveness.sync_interval:
-            return None
-        return cached[2]
-
-    def _agent_item(self, row: Any, tools: list[Any], statuses: dict[str, str]) -> dict[str, Any]:
-        resolutions = []
-        for stored in row.dependency_resolutions or ():
-            status = stored["status"]
-            provider = stored.get("provider_agent_id")
-            if status == "available" and statuses.get(provider) != "healthy":
-                status = "unavailable"
-            item = {
-                "function_name": stored["function_name"],
-                "capability": stored["capability"],
-                "status": status,
-            }
-            if stored.get("tags"):
-                item["tags"] = stored["tags"]
-            if provider:
-                item.update(
-                    mcp_tool=stored.get("mcp_tool", ""),
-                    provider_agent_id=provider,
-                    endpoint=stored.get("endpoint", ""),
-                )
-            resolutions.append((stored, item))
-        capabilities = []
-        for tool in tools:
-            capability: dict[str, Any] = {
-                "name": tool.capability,
-                "function_name": tool.function_name,
-                "version": tool.version,
-                "description": tool.description or "",
-                "tags": tool.tags or [],
-                "available": True,
-            }
-            reason = self._unavailable_reason(row.status, tool, resolutions)
-            if reason:
-                capability.update(available=False, unavailable_reason=reason)
-            if (tool.kwargs or {}).get("task") is True:
-                capability["task"] = True
-            if tool.llm_filter:
-                capability["llm_filter"] = tool.llm_filter
-            if tool.llm_provider:
-                capability["llm_provider"] = tool.llm_provider
-            capabilities.append(capability)
-        return {
-            "id": row.agent_id,
-            "name": row.name,
-            "agent_type": row.agent_type,
-            "runtime": row.runtime or "python",
-            "version": row.version or "",
-            "description": row.description or "",
-            "a2a_producer": bool(row.a2a_producer),
-            "a2a_consumer": bool(row.a2a_consumer),
-            "status": row.status,
-            "endpoint": row.endpoint,
-            "capabilities": capabilities or None,
-            "total_dependencies": row.total_dependencies,
-            "dependencies_resolved": row.dependencies_resolved,
-            "dependency_resolutions": [item for _, item in resolutions] or None,
-            "llm_tool_resolutions": row.llm_tool_resolutions or None,
-            "llm_provider_resolutions": row.llm_provider_resolutions or None,
-            "created_at": clock.rfc3339(row.created_at),
-        }
-
-    @staticmethod
-    def _unavailable_reason(
-        agent_status: str, tool: Any, resolutions: Iterable[tuple[dict[str, Any], dict[str, Any]]]
-    ) -> str | None:
-        if agent_status != "healthy":
-            return "agent unhealthy"
-        for stored, item in resolutions:
-            if (
-                stored["function_name"] == tool.function_name
-                and stored.get("required")
-                and item["status"] != "available"
-            ):
-                dep = dependency_from_json(stored)
-                tags = ",".join(dep.plain_tags)
-                return (
-                    f"required dep '{dep.capability}' unresolved "
-                    f"(no provider matches tags=[{tags}], version {dep.version or 'any'})"
-                )
-        return None
+    async def list_agents(self, flt: AgentFilter) -> bytes:
+        """GET /agents in the real registry's shape (JSON null for empty lists), as a JSON body."""
+        return await self.listing.body(flt)
 
     async def capabilities(self) -> dict[str, Any]:
         """GET /capabilities (the guide): each capability with its providers and their health."""

@@ -17,10 +17,12 @@ def runtime() -> RegistryRuntime:
     return cast(RegistryRuntime, current_app.extensions["registry"])
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response (``application/json; charset=utf-8``), serialised compactly."""
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None, encoded: bool = False
+) -> Response:
+    """A JSON response (``application/json; charset=utf-8``), serialised compactly (unless ``encoded``)."""
     return Response(
-        orjson.dumps(body),
+        body if encoded else orjson.dumps(body),
         status=status,
         content_type="application/json; charset=utf-8",
         headers=headers,

@@ -91,7 +91,7 @@ async def list_agents() -> Response:
         capabilities=capabilities,
         fuzzy=args.get("fuzzy", "").lower() == "true",
     )
-    return json_response(await runtime().service.list_agents(flt))
+    return json_response(await runtime().service.list_agents(flt), encoded=True)
 
 
 def _limit(name: str, default: int, maximum: int) -> int:

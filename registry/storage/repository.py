@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -79,6 +79,13 @@ def dependency_from_json(data: Mapping[str, Any]) -> DependencySpec:
 
 
 T = TypeVar("T")
+
+# Built once: the hot path of a re-posted, unchanged agent.
+_REFRESH_UNCHANGED = (
+    sa.update(agents)
+    .where(agents.c.agent_id == sa.bindparam("r_id"), agents.c.status == "healthy")
+    .values(updated_at=sa.bindparam("r_now"), last_full_refresh=sa.bindparam("r_now"))
+)
 
 # MySQL deadlock / lock wait timeout; PostgreSQL serialization failure / deadlock; a duplicate key from a
 # concurrent insert of the same agent (then the retry takes the update path).
@@ -364,6 +371,15 @@ class Storage:
 
         return await self.transaction(work)
 
+    async def refresh_unchanged(self, agent_id: str, now: float) -> bool:
+        """A healthy agent re-posted what is stored: move its two times only; False when not healthy."""
+        params = {"r_id": agent_id, "r_now": now}
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(_REFRESH_UNCHANGED, params).rowcount == 1)
+
+        return await self.transaction(work)
+
     @staticmethod
     def _new_agent_row(reg: AgentRegistration, now: float) -> dict[str, Any]:
         return {
@@ -617,9 +633,16 @@ class Storage:
 
     # ---- reads ----------------------------------------------------------------------------------
 
-    async def list_agents(self, flt: AgentFilter) -> tuple[list[Any], dict[str, list[Any]], dict[str, str]]:
-        """(agent rows, their tools by agent id, status of every agent they resolve to)."""
+    async def list_agents(
+        self, flt: AgentFilter, agent_ids: Collection[str] | None = None
+    ) -> tuple[list[Any], dict[str, list[Any]], dict[str, str]]:
+        """(agent rows, their tools by agent id, status of every agent they resolve to).
+
+        With ``agent_ids`` (at most a few hundred): only those agents, and the statuses of just those.
+        """
         query = sa.select(agents).order_by(agents.c.agent_id)
+        if agent_ids is not None:
+            query = query.where(agents.c.agent_id.in_(sorted(agent_ids)))
         if flt.status:
             query = query.where(agents.c.status == flt.status)
         if flt.namespace:
@@ -660,7 +683,10 @@ class Storage:
                 )
                 for tool in (conn.execute(tool_query)).all():
                     tools.setdefault(tool.agent_id, []).append(tool)
-            status_rows = conn.execute(sa.select(agents.c.agent_id, agents.c.status))
+            status_query = sa.select(agents.c.agent_id, agents.c.status)
+            if agent_ids is not None:
+                status_query = status_query.where(agents.c.agent_id.in_(sorted(agent_ids)))
+            status_rows = conn.execute(status_query)
             statuses = {str(r.agent_id): str(r.status) for r in status_rows}
             return rows, tools, statuses
 
