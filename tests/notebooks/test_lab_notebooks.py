@@ -1,0 +1,113 @@
+"""Every lesson that passes on the local cluster, run through papermill in order, its records asserted.
+
+The executed copies are kept (the folder is printed; set LABKIT_TEST_RUNS_DIR to choose it). A cell error
+or a cell timeout fails the test and names the cell. The notebooks reach the session's cluster through
+its kubeconfig and the context ``labkit``, as ``labkit run --context labkit`` would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labkit.records import read_records
+from tests.notebooks.notebook_files import NOTEBOOKS
+from tests.notebooks.papermill_run import execute, runs_dir
+
+CELL_TIMEOUT = 420  # seconds; the slowest cells wait on rollouts and agents with their own shorter timeouts
+Records = dict[str, Any]
+
+
+def prerequisites(r: Records) -> None:
+    assert r["nodes_ready"] >= 1
+    assert r["default_storage_class"] == "standard"
+    assert r["lease_rbac_allowed"] is True
+
+
+def storage(r: Records) -> None:
+    assert r["pvc_phase_after_consumer"] == "Bound"
+    if r["standard_binding_mode"] == "WaitForFirstConsumer":
+        assert r["pvc_phase_before_consumer"] == "Pending"
+
+
+def statefulset(r: Records) -> None:
+    assert r["ready_replicas"] == 1
+    assert r["pvc_bound"] is True
+
+
+def verify(r: Records) -> None:
+    assert r["agents_registered"] >= 1
+    assert r["data_survived_restart"] is True
+    assert r["mesh_dependency_resolved"] is True
+    assert 0 < r["provider_unhealthy_seconds"] < 60
+
+
+def pitfalls(r: Records) -> None:
+    assert "fast-ssd" in r["pvc_pending_event"]
+    assert r["crashloop_message_names_variable"] is True
+    assert "ImagePull" in r["image_pull_reason"]
+    assert r["no_rbac_forbidden"] is True
+    assert r["anti_affinity_pending"] == 2
+    assert r["tight_election_flaps"] >= 1
+
+
+def load_and_metrics(r: Records) -> None:
+    assert r["load_requests"] == 100
+    assert r["load_success_rate"] == 1.0
+    assert r["heartbeat_success_rate"] == 1.0
+    assert r["load_p95_ms"] > 0
+    assert r["agents_total_metric"] >= 100
+
+
+def backup_restore(r: Records) -> None:
+    assert r["backup_bytes"] > 0
+    assert r["restored_agents"] >= 5
+    assert r["backup_restored_identical"] is True
+
+
+def cleanup(r: Records) -> None:
+    assert r["objects_left"] == 0
+
+
+# In lab order. Not here yet, because they do not pass on the local cluster today:
+# - 04-high-availability (grown by the HA work): after the crash failover the Service does not answer
+#   /ready within its 90s wait;
+# - 07-production-postgres: its PostgreSQL pod cannot start on the local node (the machine's server
+#   holds the socket lock in /var/run/postgresql). Both run in the kind workflow.
+LESSONS: list[tuple[str, Callable[[Records], None]]] = [
+    ("00-prerequisites", prerequisites),
+    ("01-storage", storage),
+    ("02-statefulset", statefulset),
+    ("03-verify", verify),
+    ("05-pitfalls", pitfalls),
+    ("06-load-and-metrics", load_and_metrics),
+    ("08-backup-restore", backup_restore),
+    ("99-cleanup", cleanup),
+]
+
+
+@pytest.fixture(scope="module")
+def executed_dir() -> Path:
+    path = runs_dir()
+    print(f"\nexecuted notebooks are kept in {path}")
+    return path
+
+
+@pytest.mark.notebooks
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize(("lesson", "expect"), LESSONS, ids=[name for name, _ in LESSONS])
+def test_lesson_runs_on_the_local_cluster(
+    lesson: str,
+    expect: Callable[[Records], None],
+    local_cluster: Any,
+    executed_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(local_cluster.kubeconfig_path))
+    output = execute(NOTEBOOKS / f"{lesson}.ipynb", executed_dir, {"cluster": "labkit"}, CELL_TIMEOUT)
+    records = read_records(output)
+    print(f"{lesson}: {records}")
+    expect(records)
