@@ -13,12 +13,14 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 import labkit as lk
 from labkit import manifests
@@ -80,6 +82,16 @@ def deploy(lab: lk.Lab, timings: Timings, replicas: int = 3, timeout: float = 18
     return wait_settled(lab, replicas, timeout)
 
 
+def all_answer(pod_ips: Iterable[str]) -> bool:
+    """Whether every pod's registry process answers /health (Running does not mean listening yet)."""
+    for ip in pod_ips:
+        try:
+            httpx.get(f"http://{ip}:8000/health", timeout=2).raise_for_status()
+        except httpx.HTTPError:
+            return False
+    return True
+
+
 def wait_settled(lab: lk.Lab, replicas: int = 3, timeout: float = 120) -> str:
     """Wait for every pod running and exactly one ready pod, the Lease holder; return the holder."""
     holder: list[str] = []
@@ -90,7 +102,7 @@ def wait_settled(lab: lk.Lab, replicas: int = 3, timeout: float = 120) -> str:
             return False
         leader = lab.lease_holder(LEASE)
         ready = sorted(pods[pods["ready"]]["name"])
-        if (pods["phase"] == "Running").all() and leader and ready == [leader]:
+        if (pods["phase"] == "Running").all() and leader and ready == [leader] and all_answer(pods["ip"]):
             holder[:] = [leader]
             return True
         return False
