@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,9 +19,31 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that nothing listens on right now."""
-    with socket.socket() as sock:
+    """A TCP port that nothing listens on right now, chosen BELOW the kernel's ephemeral range.
+
+    A port from the ephemeral range (what binding port 0 gives) can be handed to some outgoing connection
+    between this call and the moment the server binds it; servers started by tests then fall back to
+    another port or fail. Ports below the range are never used for outgoing connections.
+    """
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = random.randint(max(1025, low - 12000), low - 1)
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # everything tried was busy: let the kernel choose
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
