@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import papermill
 import pytest
 
 from tests.notebooks.notebook_files import (
@@ -90,3 +91,11 @@ def test_notebooks_match_their_sources() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.stem)
+def test_papermill_sees_every_parameter(path: Path) -> None:
+    # papermill's own parser gives up on some comments (an apostrophe, for one) and then warns
+    # "Passed unknown parameter" for every value `labkit run -p` passes.
+    declared = literal_parameters(parameters_cells(read(path))[0].source)
+    assert set(papermill.inspect_notebook(str(path))) == set(declared)

@@ -14,7 +14,7 @@
 # equivalent `kubectl` command is printed next to it.
 
 # %% tags=["parameters"]
-cluster = "local"  # "local" = labkit's embedded cluster; or a kube context such as "kind-kind"
+cluster = "local"  # local: the embedded cluster of labkit; or a kube context such as kind-kind
 namespace = "mcp-mesh"
 image = "mcp-mesh/registry:dev"
 cleanup = True  # nothing to remove here: 99-cleanup removes the namespace at the end of the lab

@@ -15,7 +15,7 @@ cluster = "local"
 namespace = "mcp-mesh"
 image = "mcp-mesh/registry:dev"
 bind_timeout = 120  # seconds for the claim to bind once a pod uses it
-cleanup = True  # remove this lesson's claim and test pod (the configuration stays for the next lessons)
+cleanup = True  # remove the claim and test pod of this lesson (the configuration stays for the next lessons)
 
 # %%
 import base64

@@ -17,7 +17,7 @@ namespace = "mcp-mesh"
 image = "mcp-mesh/registry:dev"  # kind/CI: the unique tag loaded into the cluster
 replicas = 1
 rollout_timeout = 180
-in_cluster_check = True  # run the guide's curl pod against the Service's DNS name
+in_cluster_check = True  # run the curl pod of the guide against the DNS name of the Service
 cleanup = True  # remove the curl pod; the registry stays for the next lessons
 
 # %%

@@ -19,9 +19,9 @@ namespace = "mcp-mesh"
 image = "mcp-mesh/registry:dev"
 rollout_timeout = 180
 agent_timeout_setting = "10s"  # for the agent step: silence after which an agent is unhealthy (guide: 60s)
-health_check_interval_setting = "2s"  # how often the registry's monitor looks (guide: 30s)
+health_check_interval_setting = "2s"  # how often the health monitor of the registry looks (guide: 30s)
 agent_start_timeout = 180  # importing mcp-mesh and starting an agent takes a while on a busy machine
-cleanup = True  # stop the agents and restore the guide's configuration
+cleanup = True  # stop the agents and restore the configuration of the guide
 
 # %%
 import contextlib

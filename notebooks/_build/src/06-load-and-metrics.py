@@ -18,13 +18,13 @@ cluster = "local"
 namespace = "mcp-mesh"
 image = "mcp-mesh/registry:dev"
 rollout_timeout = 180
-register_requests = 100  # the guide's 100 registrations
+register_requests = 100  # the 100 registrations of the guide
 heartbeat_requests = 200
 concurrency = 50
 sample_every = 1.0  # seconds between metric scrapes while the load runs
 offline = False  # True: skip the cluster, analyse the saved CSV below
 saved_csv = "load-register-sample.csv"  # under notebooks/data/
-cleanup = True  # unregister the load test's agents
+cleanup = True  # unregister the agents of the load test
 
 # %%
 import concurrent.futures

@@ -17,7 +17,7 @@ namespace = "mcp-mesh"
 image = "mcp-mesh/registry:dev"
 rollout_timeout = 180
 agents = 5  # agents registered before the backup
-cleanup = True  # remove the restore registry and the lesson's agents
+cleanup = True  # remove the restore registry and the agents of this lesson
 
 # %%
 import base64
