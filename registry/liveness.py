@@ -46,6 +46,7 @@ class Liveness:
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._validated: dict[str, float] = {}
+        self._deferred_event = 0  # an unknown event seen while our own writes were in flight
         # True when other processes may write the same database: PostgreSQL/MySQL are shared by design,
         # a SQLite file once an event from another process shows up. Then cached states may miss that
         # process's POSTs (which write no event), so a 202 is confirmed against the database.
@@ -178,10 +179,16 @@ class Liveness:
         while True:
             events = await self.storage.events_after(self.last_event_id)
             for event in events:
+                own = event.id in self._own_events
+                if not own and self.storage.writes_in_flight and event.id != self._deferred_event:
+                    # Perhaps a write of ours that has committed but not yet noted its event: look again
+                    # next time (once) rather than take this process for one of several writers.
+                    self._deferred_event = event.id
+                    return
                 self.last_event_id = max(self.last_event_id, event.id)
                 if event.event_type in TOPOLOGY_EVENTS:
                     self.newest_topology = max(self.newest_topology, event.timestamp)
-                if event.id in self._own_events:
+                if own:
                     continue
                 self.shared_database = True
                 self._changed(event.agent_id)

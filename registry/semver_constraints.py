@@ -62,8 +62,9 @@ class Version:
         return f"{self.major}.{self.minor}.{self.patch}{pre}"
 
 
+@lru_cache(maxsize=4096)
 def parse_version(text: str | None) -> Version | None:
-    """A Version, or None when text is empty or not a semantic version."""
+    """A Version, or None when text is empty or not a semantic version (memoised: Versions are frozen)."""
     if not text:
         return None
     try:
@@ -231,6 +232,7 @@ def parse_constraint(text: str) -> Constraint:
     return Constraint(text, groups)
 
 
+@lru_cache(maxsize=16384)
 def satisfies(version: str | None, constraint: str | None) -> bool:
     """Whether a provider version meets a dependency's constraint, the real registry's way.
 

@@ -116,6 +116,7 @@ class Storage:
         self.sync_engine = sqlite_sync_engine(engine) if database_type == "sqlite" else None
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
+        self.writes_in_flight = 0
         # SQLite without a file (``:memory:``) runs on the async engine's single connection: one at a time.
         self._memory_lock = asyncio.Lock() if database_type == "sqlite" and self.sync_engine is None else None
 
@@ -139,7 +140,15 @@ class Storage:
 
         MySQL/MariaDB (gap locks) and PostgreSQL (serialisation) may abort one of two concurrent writers;
         the loser is simply run again, so callers never see it. Returns after the commit.
+        ``writes_in_flight`` counts the calls under way (a caller notes its own event right after).
         """
+        self.writes_in_flight += 1
+        try:
+            return await self._transaction(work, attempts)
+        finally:
+            self.writes_in_flight -= 1
+
+    async def _transaction(self, work: Callable[[Connection], T], attempts: int) -> T:
         for attempt in range(1, attempts + 1):
             try:
                 if self.sync_engine is not None:
