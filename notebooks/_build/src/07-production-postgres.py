@@ -109,6 +109,9 @@ if cleanup:
         lab.delete(f"pvc/data-mcp-mesh-registry-{ordinal}")
     postgres_only = [d for d in yaml.safe_load_all((lk.MANIFESTS / "postgres-registry.yaml").read_text()) if d and d["metadata"]["name"] in ("postgres", "postgres-pvc", "postgres-secret")]
     lab.delete(postgres_only)
+    # A Secret's stringData is not kept as such, so re-applying registry-config.yaml would not drop
+    # DATABASE_PASSWORD: replace the Secret instead.
+    lab.delete("secret/mcp-registry-secret")
     lab.apply(lk.MANIFESTS / "registry-config.yaml")
     lab.apply(lk.MANIFESTS / "registry-statefulset-dev.yaml", images=IMAGES)
     lab.wait_rollout(STATEFULSET, timeout=rollout_timeout)
