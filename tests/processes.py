@@ -111,15 +111,23 @@ def run_registry(
         **(env or {}),
     }
     log_path = tmp_path / f"registry-{port}.log"
+    command = [sys.executable, "-m", "registry"]
+    with run_server(command, REPO_ROOT, full_env, log_path, port, startup_timeout) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def run_server(
+    command: list[str], cwd: Path, env: dict[str, str], log_path: Path, port: int, startup_timeout: float
+) -> Iterator[RunningProcess]:
+    """Start a server process, wait until its /health answers on loopback, and stop it afterwards.
+
+    Output goes to log_path (printed when the process died early). On exit: SIGTERM, then SIGKILL
+    after 15 s, unless the test already stopped the process.
+    """
     with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "registry"],
-            cwd=REPO_ROOT,
-            env=full_env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    running = RunningProcess(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path, env=full_env)
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    running = RunningProcess(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path, env=env)
     try:
         wait_http_ok(running.url + "/health", startup_timeout, proc)
         yield running

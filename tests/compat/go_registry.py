@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.processes import RunningProcess, free_port, wait_http_ok
+from tests.processes import RunningProcess, free_port, run_server
 
 NPM_PACKAGE = "@mcpmesh/cli-linux-x64"
 DEFAULT_VERSION = "3.7.1"
@@ -120,27 +119,6 @@ def run_go_registry(
         **(env or {}),
     }
     log_path = workdir / f"go-registry-{port}.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [str(binary), "-H", "127.0.0.1", "-p", str(port)],
-            cwd=workdir,
-            env=full_env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    running = RunningProcess(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path, env=full_env)
-    try:
-        wait_http_ok(running.url + "/health", startup_timeout, proc)
+    command = [str(binary), "-H", "127.0.0.1", "-p", str(port)]
+    with run_server(command, workdir, full_env, log_path, port, startup_timeout) as running:
         yield running
-    except BaseException:
-        if proc.poll() is not None:
-            print(running.log())
-        raise
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
