@@ -227,9 +227,24 @@ def _routes() -> dict[str, dict[str, Any]]:
         "/jobs/claim": {
             "post": {
                 "summary": "MeshJob claim (always empty here)",
-                "requestBody": {"required": False, "content": {JSON: {"schema": {"type": "object"}}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["capability", "instance_id"],
+                                "properties": {
+                                    "capability": {"type": "string", "minLength": 1},
+                                    "instance_id": {"type": "string", "minLength": 1},
+                                },
+                            }
+                        }
+                    },
+                },
                 "responses": {
-                    "200": _ok("no work", {"type": "object", "properties": {"claimed": {"type": "array"}}})
+                    "200": _ok("no work", {"type": "object", "properties": {"claimed": {"type": "array"}}}),
+                    "400": _error("malformed body, or capability / instance_id missing"),
                 },
             }
         },

@@ -136,7 +136,19 @@ async def schema(digest: str) -> Response:
 
 @blueprint.post("/jobs/claim")
 async def claim_jobs() -> Response:
-    """MeshJob claims: this registry runs no jobs, so every claim is empty."""
+    """MeshJob claims: this registry runs no jobs, so every valid claim is empty.
+
+    As in the Go registry, a claim must name its capability and instance (400 otherwise).
+    """
+    try:
+        body = await json_body()
+    except BadJson as exc:
+        return error_response(f"Invalid JSON payload: {exc}", 400)
+    if not isinstance(body, dict):
+        return error_response("Invalid JSON payload: expected a JSON object", 400)
+    for field in ("capability", "instance_id"):
+        if not isinstance(body.get(field), str) or not body[field]:
+            return error_response(f"{field} is required", 400)
     return json_response({"claimed": []})
 
 

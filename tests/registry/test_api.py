@@ -289,6 +289,9 @@ async def test_small_protocol_routes(registry: Harness) -> None:
     assert root["status"] == "running"
     claim = await registry.client.post("/jobs/claim", json={"capability": "x", "instance_id": "i"})
     assert await claim.get_json() == {"claimed": []}
+    missing = await registry.client.post("/jobs/claim", json={"instance_id": "i"})
+    assert missing.status_code == 400
+    assert (await missing.get_json())["error"] == "capability is required"
     head = await registry.client.open("/health", method="HEAD")
     assert head.status_code == 200
     assert head.headers["X-Health-Status"] == "healthy"
