@@ -285,7 +285,8 @@ class Lab:
     ) -> None:
         """Delete ``"pod/x"`` or the objects of a manifest source; missing objects are fine.
 
-        With wait, block until the objects are gone.
+        With wait, block until the objects are gone: an object counts as gone once no object of that
+        name exists, or one with a different UID does (a StatefulSet recreates its pods by name).
         """
         if grace_period is not None:
             require_type("grace_period", grace_period, int)
@@ -298,7 +299,11 @@ class Lab:
             for obj in self.prepare(source_or_ref, namespace):
                 resource = self.kube.resource(obj["apiVersion"], obj["kind"])
                 targets.append((resource, obj["metadata"]["name"], obj["metadata"].get("namespace")))
+        deleted_uids: dict[tuple[str, str | None], str] = {}
         for resource, name, ns in reversed(targets):
+            current = self.kube.find(resource, name, ns) if wait else None
+            if current is not None:
+                deleted_uids[(name, ns)] = current["metadata"]["uid"]
             try:
                 self.kube.call(
                     f"delete {resource.kind.lower()}/{name}",
@@ -315,7 +320,11 @@ class Lab:
             names = ", ".join(f"{r.kind.lower()}/{n}" for r, n, _ in targets)
 
             def gone() -> tuple[bool, str]:
-                left = [f"{r.kind.lower()}/{n}" for r, n, ns in targets if self._exists(r, n, ns)]
+                left = [
+                    f"{r.kind.lower()}/{n}"
+                    for r, n, ns in targets
+                    if self._still_there(r, n, ns, deleted_uids)
+                ]
                 return not left, f"waiting for {', '.join(left)}" if left else "gone"
 
             poll(gone, f"{names} to be deleted", timeout, interval=0.5, progress=False)
@@ -324,6 +333,16 @@ class Lab:
 
     def _exists(self, resource: Any, name: str, namespace: str | None) -> bool:
         return self.kube.find(resource, name, namespace) is not None
+
+    def _still_there(
+        self, resource: Any, name: str, namespace: str | None, deleted_uids: dict[tuple[str, str | None], str]
+    ) -> bool:
+        """Whether the very object that was deleted (same UID) still exists."""
+        current = self.kube.find(resource, name, namespace)
+        if current is None:
+            return False
+        uid = deleted_uids.get((name, namespace))
+        return uid is None or current["metadata"]["uid"] == uid
 
     def _resolve(self, ref: str | Ref, namespace: str | None = None) -> tuple[Any, Ref, str | None]:
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref)

@@ -159,6 +159,13 @@ def test_scale_and_wait_for_a_selector(registry: lk.Lab) -> None:
     assert registry.get("statefulset/registry")["status"].get("replicas") == 1
 
 
+def test_deleting_a_statefulset_pod_waits_for_that_pod_not_its_namesake(registry: lk.Lab) -> None:
+    before = registry.get("pod/registry-0")["metadata"]["uid"]
+    registry.delete("pod/registry-0", wait=True, timeout=60)  # the controller recreates the name at once
+    registry.wait_rollout("statefulset/registry", timeout=90, progress=False)
+    assert registry.get("pod/registry-0")["metadata"]["uid"] != before
+
+
 def test_a_timed_out_wait_says_what_it_waited_for_and_what_it_saw(lab: lk.Lab) -> None:
     pod = {
         "apiVersion": "v1",
