@@ -311,6 +311,7 @@ class PodWorker(threading.Thread):
                 self.ctx.events.pod_event(
                     self.pod, "FailedMount", f"MountVolume.SetUp failed {exc}", warning=True
                 )
+                self._write_status()  # ContainerCreating is visible with the event, not a retry later
                 self._wake.wait(RETRY_SECONDS)
             return
         self._volumes_ready = True
