@@ -36,7 +36,11 @@ def _refuse_unauthorised() -> Response | None:
     return None
 
 
-def _key_or_error() -> bytes | Response:
+def _authorised_key() -> bytes | Response:
+    """The backup key for an authorised caller when one is set; else the 401/403/409 response."""
+    refused = _refuse_unauthorised()
+    if refused is not None:
+        return refused
     key = runtime().settings.encryption_key
     if key is None:
         return error_response("backups need ENCRYPTION_KEY (32 bytes) to be set", 409)
@@ -46,10 +50,7 @@ def _key_or_error() -> bytes | Response:
 @blueprint.route("/admin/backup", methods=["GET", "POST"])
 async def backup() -> Response:
     """An encrypted snapshot of every agent, tool and schema (application/octet-stream)."""
-    refused = _refuse_unauthorised()
-    if refused is not None:
-        return refused
-    key = _key_or_error()
+    key = _authorised_key()
     if isinstance(key, Response):
         return key
     rt = runtime()
@@ -105,10 +106,7 @@ def _check_rows(data: Any) -> dict[str, list[dict[str, Any]]]:
 @blueprint.post("/admin/restore")
 async def restore() -> Response:
     """Replace the registry's content with a backup; a wrong key or tampered blob changes nothing."""
-    refused = _refuse_unauthorised()
-    if refused is not None:
-        return refused
-    key = _key_or_error()
+    key = _authorised_key()
     if isinstance(key, Response):
         return key
     blob = await request.get_data(cache=False, as_text=False)
