@@ -73,6 +73,11 @@ class Harness:
     runtime: RegistryRuntime
     client: TestClientProtocol
 
+    async def pause_background(self) -> None:
+        """Stop the monitor's passes and the once-a-second sync, so counted statements are a request's."""
+        await self.runtime.monitor.stop()
+        await self.runtime.liveness.stop()
+
     async def head(self, path: str) -> int:
         response = await self.client.open(path, method="HEAD")
         return response.status_code

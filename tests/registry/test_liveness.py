@@ -24,10 +24,7 @@ def count_statements(registry: Harness) -> list[str]:
 async def test_head_costs_no_database_statement(registry: Harness) -> None:
     await registry.register("agent-a", [tool("f", "a")])
     await registry.register("agent-b", [tool("f", "b")])
-    # The health monitor's pass and the once-a-second sync are background work of their own: stop them,
-    # so the statements counted are the HEADs' alone.
-    await registry.runtime.monitor.stop()
-    await registry.runtime.liveness.stop()
+    await registry.pause_background()
     statements = count_statements(registry)
     for _ in range(50):
         assert await registry.head("/heartbeat/agent-a") == 202

@@ -35,6 +35,7 @@ async def test_unchanged_repost_writes_only_the_times(registry: Harness) -> None
     first = await registry.register("agent-c", CONSUMER)
     await registry.register("agent-c", CONSUMER)  # the providers of "data" are now known in memory
     before = await agents_by_id(registry)
+    await registry.pause_background()
     statements = record_statements(registry)
     again = await registry.register("agent-c", CONSUMER)
     assert len(statements) == 1, statements
