@@ -212,22 +212,28 @@ class Lab:
         namespace: str | None = None,
         images: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The objects apply would send: loaded, images rewritten, protocols filled, namespaces set."""
+        """The objects apply would send: loaded, images rewritten, protocols filled, namespaces set.
+
+        With ``namespace`` every object moves there as with kustomize's ``namespace:`` (a Namespace object
+        is renamed, RoleBinding subjects follow their ServiceAccount); without it an object keeps its own
+        namespace, or gets the lab's.
+        """
         objects = manifests.load_objects(source)
         if images:
             manifests.rewrite_images(objects, images)
         manifests.fill_port_protocols(objects)
+        if namespace is not None:
+            manifests.retarget_namespace(objects, self._ns(namespace), self._namespaced)
         for obj in objects:
-            resource = self.kube.resource(obj["apiVersion"], obj["kind"])
             metadata = obj.setdefault("metadata", {})
-            if resource.namespaced:
-                if namespace is not None:
-                    metadata["namespace"] = self._ns(namespace)
-                else:
-                    metadata.setdefault("namespace", self.namespace)
+            if self._namespaced(obj):
+                metadata.setdefault("namespace", self.namespace)
             else:
                 metadata.pop("namespace", None)
         return manifests.apply_order(objects)
+
+    def _namespaced(self, obj: dict[str, Any]) -> bool:
+        return bool(self.kube.resource(obj["apiVersion"], obj["kind"]).namespaced)
 
     def apply(
         self,
@@ -238,8 +244,9 @@ class Lab:
         """Server-side apply a file, folder, Kustomize directory, dict or list of dicts.
 
         Returns ``["statefulset/mcp-mesh-registry", ...]``. ``images`` rewrites container images by
-        repository (``{"mcp-mesh/registry": "mcp-mesh/registry:ci-1"}``). An object's namespace comes
-        from ``namespace`` when given, else from the object, else the lab's namespace.
+        repository (``{"mcp-mesh/registry": "mcp-mesh/registry:ci-1"}``). With ``namespace`` every
+        object moves there (kustomize's ``namespace:``; see ``prepare``); else an object keeps its own
+        namespace, or gets the lab's.
         """
         applied: list[str] = []
         for obj in self.prepare(source, namespace, images):

@@ -2,7 +2,8 @@
 
 Preparation is what the lab needs before a server-side apply: image rewrites (a CI tag for
 ``mcp-mesh/registry``) and ``protocol: TCP`` on port entries, which Kubernetes v1.20's server-side apply
-requires (it rejects an associative-list element that omits a key field).
+requires (it rejects an associative-list element that omits a key field); and, when asked, a move into
+another namespace, kustomize-style, so one set of files serves any namespace.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import copy
 import json
 import os
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,33 @@ def fill_port_protocols(objects: list[dict[str, Any]]) -> None:
             for container in containers_of(spec):
                 for port in container.get("ports") or []:
                     port.setdefault("protocol", "TCP")
+
+
+def retarget_namespace(
+    objects: list[dict[str, Any]], namespace: str, is_namespaced: Callable[[dict[str, Any]], bool]
+) -> None:
+    """Move objects into ``namespace`` in place, as kustomize's ``namespace:`` field does.
+
+    Namespaced objects get ``metadata.namespace``; a Namespace object is renamed; a (Cluster)RoleBinding's
+    ServiceAccount subjects that lived in a namespace the objects came from follow them there.
+    """
+    moved_from: set[str] = set()
+    for obj in objects:
+        metadata = obj.setdefault("metadata", {})
+        if obj.get("kind") == "Namespace":
+            if metadata.get("name"):
+                moved_from.add(metadata["name"])
+            metadata["name"] = namespace
+        elif is_namespaced(obj):
+            if metadata.get("namespace"):
+                moved_from.add(metadata["namespace"])
+            metadata["namespace"] = namespace
+    for obj in objects:
+        if obj.get("kind") not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        for subject in obj.get("subjects") or []:
+            if subject.get("kind") == "ServiceAccount" and subject.get("namespace") in moved_from:
+                subject["namespace"] = namespace
 
 
 def apply_order(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -217,6 +217,19 @@ def test_can_i_follows_rbac_for_a_service_account(lab: lk.Lab) -> None:
     assert lab.can_i("delete", "pods", service_account=None)
 
 
+def test_the_guides_rbac_file_moves_into_the_labs_namespace(lab: lk.Lab) -> None:
+    applied = lab.apply(lk.MANIFESTS / "namespace-rbac.yaml", namespace=NAMESPACE)
+    assert applied[0] == f"namespace/{NAMESPACE}", "the file's Namespace object is renamed, not mcp-mesh"
+    unmoved = {o["kind"]: o["metadata"] for o in lab.prepare(lk.MANIFESTS / "namespace-rbac.yaml")}
+    assert unmoved["ServiceAccount"]["namespace"] == "mcp-mesh", "without namespace= the file's own one holds"
+    binding = lab.get("rolebinding/mcp-mesh-registry-leader-election")
+    assert [s["namespace"] for s in binding["subjects"]] == [NAMESPACE]
+    deadline = time.monotonic() + 10
+    while not lab.can_i("update", "leases.coordination.k8s.io", service_account="mcp-mesh-registry"):
+        assert time.monotonic() < deadline, "the moved RoleBinding did not take effect within 10s"
+        time.sleep(0.2)
+
+
 def test_lease_holder(lab: lk.Lab) -> None:
     assert lab.lease_holder("no-such-lease") is None
     lab.apply(

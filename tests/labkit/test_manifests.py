@@ -165,3 +165,40 @@ def test_namespaces_are_applied_first() -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}
     assert [o["kind"] for o in manifests.apply_order([cm, ns, cm])] == ["Namespace", "ConfigMap", "ConfigMap"]
+
+
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PersistentVolume"}
+
+
+def namespaced(obj: dict[str, Any]) -> bool:
+    return obj["kind"] not in CLUSTER_SCOPED
+
+
+def test_retarget_moves_the_guide_rbac_file_like_kustomize() -> None:
+    objects = manifests.load_objects(manifests.MANIFESTS / "namespace-rbac.yaml")
+    manifests.retarget_namespace(objects, "alice", namespaced)
+    by_kind = {obj["kind"]: obj for obj in objects}
+    assert by_kind["Namespace"]["metadata"]["name"] == "alice"
+    for kind in ("ServiceAccount", "Role", "RoleBinding"):
+        assert by_kind[kind]["metadata"]["namespace"] == "alice", kind
+    assert [s["namespace"] for s in by_kind["RoleBinding"]["subjects"]] == ["alice"]
+
+
+def test_retarget_leaves_foreign_subjects_and_cluster_objects_alone() -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "mcp-mesh"}}
+    reader = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"}}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "b"},
+        "subjects": [
+            {"kind": "ServiceAccount", "name": "ours", "namespace": "mcp-mesh"},
+            {"kind": "ServiceAccount", "name": "dns", "namespace": "kube-system"},
+            {"kind": "Group", "name": "system:authenticated"},
+        ],
+    }
+    manifests.retarget_namespace([config, reader, binding], "bob", namespaced)
+    assert config["metadata"]["namespace"] == "bob"
+    assert "namespace" not in reader["metadata"]
+    assert "namespace" not in binding["metadata"]
+    assert [s.get("namespace") for s in binding["subjects"]] == ["bob", "kube-system", None]

@@ -1,8 +1,10 @@
 """Every lesson that passes on the local cluster, run through papermill in order, its records asserted.
 
-The executed copies are kept (the folder is printed; set LABKIT_TEST_RUNS_DIR to choose it). A cell error
-or a cell timeout fails the test and names the cell. The notebooks reach the session's cluster through
-its kubeconfig and the context ``labkit``, as ``labkit run --context labkit`` would.
+The whole lab runs twice: in the guide's namespace ``mcp-mesh``, then with ``-p namespace lab-alt`` (as
+attendees sharing a cluster would), where nothing may land in ``mcp-mesh``. The executed copies are kept
+(the folder is printed; set LABKIT_TEST_RUNS_DIR to choose it). A cell error or a cell timeout fails the
+test and names the cell. The notebooks reach the session's cluster through its kubeconfig and the context
+``labkit``, as ``labkit run --context labkit`` would.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from typing import Any
 
 import pytest
 
+import labkit as lk
 from labkit.records import read_records
 from tests.notebooks.notebook_files import NOTEBOOKS
 from tests.notebooks.papermill_run import execute, runs_dir
 
+GUIDE_NAMESPACE = "mcp-mesh"
+OTHER_NAMESPACE = "lab-alt"
 CELL_TIMEOUT = 420  # seconds; the slowest cells wait on rollouts and agents with their own shorter timeouts
 Records = dict[str, Any]
 
@@ -107,10 +112,16 @@ def executed_dir() -> Path:
     return path
 
 
+# The whole lab in the guide's namespace, then the whole lab again in another one.
+RUNS = [(ns, lesson, expect) for ns in (GUIDE_NAMESPACE, OTHER_NAMESPACE) for lesson, expect in LESSONS]
+RUN_IDS = [f"{ns}-{lesson}" for ns, lesson, _ in RUNS]
+
+
 @pytest.mark.notebooks
 @pytest.mark.timeout(1200)
-@pytest.mark.parametrize(("lesson", "expect"), LESSONS, ids=[name for name, _ in LESSONS])
+@pytest.mark.parametrize(("namespace", "lesson", "expect"), RUNS, ids=RUN_IDS)
 def test_lesson_runs_on_the_local_cluster(
+    namespace: str,
     lesson: str,
     expect: Callable[[Records], None],
     local_cluster: Any,
@@ -118,7 +129,16 @@ def test_lesson_runs_on_the_local_cluster(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KUBECONFIG", str(local_cluster.kubeconfig_path))
-    output = execute(NOTEBOOKS / f"{lesson}.ipynb", executed_dir, {"cluster": "labkit"}, CELL_TIMEOUT)
+    lab = lk.connect(local_cluster, namespace=namespace, progress=False)
+    guide_namespace_before = lab.namespace_exists(GUIDE_NAMESPACE)
+    output = execute(
+        NOTEBOOKS / f"{lesson}.ipynb",
+        executed_dir / namespace,
+        {"cluster": "labkit", "namespace": namespace},
+        CELL_TIMEOUT,
+    )
     records = read_records(output)
-    print(f"{lesson}: {records}")
+    print(f"{namespace} {lesson}: {records}")
     expect(records)
+    if namespace != GUIDE_NAMESPACE and not guide_namespace_before:
+        assert not lab.namespace_exists(GUIDE_NAMESPACE), f"{lesson} in {namespace} created {GUIDE_NAMESPACE}"

@@ -54,10 +54,15 @@ lk.record("default_storage_class", defaults[0])
 # ## 3. The namespace and the RBAC objects
 # `namespace-rbac.yaml` holds the four objects of the guide's step 1. Applying it twice changes
 # nothing (server-side apply), so every lesson can start by applying it.
+#
+# The files name the guide's namespace, `mcp-mesh`. Every lesson passes `namespace=namespace`, which
+# moves the objects into the lesson's namespace the way kustomize's `namespace:` field does (the Namespace
+# object is renamed, the RoleBinding's subject follows its ServiceAccount), so attendees sharing one
+# cluster can each run the lab with `-p namespace <their own>`.
 
 # %%
 lk.show("kubectl apply -f manifests/namespace-rbac.yaml")
-applied = lab.apply(lk.MANIFESTS / "namespace-rbac.yaml")
+applied = lab.apply(lk.MANIFESTS / "namespace-rbac.yaml", namespace=namespace)
 print(applied)
 lk.check(
     {"serviceaccount/mcp-mesh-registry", "role/mcp-mesh-registry-leader-election"} <= set(applied),
@@ -91,7 +96,8 @@ lk.record("lease_rbac_allowed", all(rights.values()))
 # %% [markdown]
 # ## Summary
 # - the cluster answers and has a Ready node and a default storage class;
-# - namespace `mcp-mesh`, ServiceAccount `mcp-mesh-registry` and its lease Role are in place;
+# - the lab's namespace (the `namespace` parameter), ServiceAccount `mcp-mesh-registry` and its lease
+#   Role are in place;
 # - `can-i` proved the rights before anything depends on them.
 #
 # Next: **01-storage**, the configuration and the claims the registry keeps its data on.

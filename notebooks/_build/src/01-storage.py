@@ -23,7 +23,7 @@ import base64
 import labkit as lk
 
 lab = lk.connect(cluster=cluster, namespace=namespace)
-lab.apply(lk.MANIFESTS / "namespace-rbac.yaml")  # set-up: idempotent, so this lesson also runs alone
+lab.apply(lk.MANIFESTS / "namespace-rbac.yaml", namespace=namespace)  # set-up: idempotent, so this lesson also runs alone
 lk.check(lab.exists(f"namespace/{namespace}"), f"connected to {lab.context}, namespace {namespace} ready")
 
 # %% [markdown]
@@ -48,7 +48,7 @@ lk.record("standard_binding_mode", binding_mode)
 
 # %%
 lk.show("kubectl apply -f manifests/registry-config.yaml")
-applied = lab.apply(lk.MANIFESTS / "registry-config.yaml")
+applied = lab.apply(lk.MANIFESTS / "registry-config.yaml", namespace=namespace)
 lk.check(set(applied) == {"configmap/mcp-registry-config", "secret/mcp-registry-secret"}, f"applied {applied}")
 
 # %%
@@ -79,7 +79,7 @@ lk.check(key_bytes == 32, f"ENCRYPTION_KEY is {key_bytes} bytes", "the registry 
 
 # %%
 lk.show("kubectl apply -f manifests/registry-data-pvc.yaml && kubectl get pvc registry-data")
-lab.apply(lk.MANIFESTS / "registry-data-pvc.yaml")
+lab.apply(lk.MANIFESTS / "registry-data-pvc.yaml", namespace=namespace)
 phase_before = lab.get("pvc/registry-data").get("status", {}).get("phase", "Pending")
 print(f"phase before any pod uses it: {phase_before}")
 lk.check(phase_before in ("Pending", "Bound"), f"claim created ({phase_before})")
@@ -108,7 +108,7 @@ writer = {
     },
 }
 lab.delete("pod/registry-data-writer")  # a finished pod from an earlier run cannot be re-run in place
-lab.apply(writer)
+lab.apply(writer, namespace=namespace)
 lab.wait_for("pvc/registry-data", "Bound", timeout=bind_timeout)
 lab.wait_for("pod/registry-data-writer", lambda pod: pod.get("status", {}).get("phase") == "Succeeded", timeout=bind_timeout)
 output = lab.logs("registry-data-writer")

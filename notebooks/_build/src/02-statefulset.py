@@ -24,8 +24,8 @@ cleanup = True  # remove the curl pod; the registry stays for the next lessons
 import labkit as lk
 
 lab = lk.connect(cluster=cluster, namespace=namespace)
-lab.apply(lk.MANIFESTS / "namespace-rbac.yaml")  # set-up from lessons 00 and 01 (idempotent)
-lab.apply(lk.MANIFESTS / "registry-config.yaml")
+lab.apply(lk.MANIFESTS / "namespace-rbac.yaml", namespace=namespace)  # set-up from lessons 00 and 01 (idempotent)
+lab.apply(lk.MANIFESTS / "registry-config.yaml", namespace=namespace)
 lk.check(lab.exists("configmap/mcp-registry-config"), f"connected to {lab.context}; namespace, RBAC and configuration in place")
 
 # %% [markdown]
@@ -38,7 +38,7 @@ STATEFULSET = "statefulset/mcp-mesh-registry"
 if lab.exists(STATEFULSET) and lab.get(STATEFULSET)["spec"].get("podManagementPolicy") == "Parallel":
     lab.delete(STATEFULSET)
 lk.show("kubectl apply -f manifests/registry-statefulset-dev.yaml")
-applied = lab.apply(lk.MANIFESTS / "registry-statefulset-dev.yaml", images={"mcp-mesh/registry": image})
+applied = lab.apply(lk.MANIFESTS / "registry-statefulset-dev.yaml", images={"mcp-mesh/registry": image}, namespace=namespace)
 print(applied)
 lk.check(STATEFULSET in applied and "service/mcp-mesh-registry-headless" in applied, "two Services and the StatefulSet applied")
 if replicas != 1:
@@ -78,8 +78,8 @@ lk.record("pvc_bound", claim["status"]["phase"] == "Bound")
 # %% [markdown]
 # ## 4. Services and endpoints
 # The headless Service (`clusterIP: None`) gives each pod a DNS name
-# (`mcp-mesh-registry-0.mcp-mesh-registry-headless.mcp-mesh.svc`); the ClusterIP Service balances over
-# the *ready* pods, which is what the readiness probe on `/ready` decides.
+# (`mcp-mesh-registry-0.mcp-mesh-registry-headless.mcp-mesh.svc` in the namespace `mcp-mesh`); the
+# ClusterIP Service balances over the *ready* pods, which is what the readiness probe on `/ready` decides.
 
 # %%
 headless = lab.get("service/mcp-mesh-registry-headless")
@@ -107,7 +107,7 @@ if in_cluster_check:
         "spec": {"restartPolicy": "Never", "containers": [{"name": "curl", "image": "curlimages/curl:8.8.0", "args": ["-sS", "--max-time", "10", url]}]},
     }
     lab.delete("pod/test-curl")
-    lab.apply(curl_pod)
+    lab.apply(curl_pod, namespace=namespace)
     lab.wait_for("pod/test-curl", lambda pod: pod.get("status", {}).get("phase") in ("Succeeded", "Failed"), timeout=rollout_timeout)
     answer = lab.logs("test-curl")
     print(answer)

@@ -40,7 +40,7 @@ STATEFULSET = "statefulset/mcp-mesh-registry"
 if lab.exists(STATEFULSET) and lab.get(STATEFULSET)["spec"].get("podManagementPolicy") == "Parallel":
     lab.delete(STATEFULSET)  # left in the three-replica shape by lesson 04/07
 for name in ("namespace-rbac.yaml", "registry-config.yaml", "registry-statefulset-dev.yaml"):
-    lab.apply(lk.MANIFESTS / name, images={"mcp-mesh/registry": image})
+    lab.apply(lk.MANIFESTS / name, images={"mcp-mesh/registry": image}, namespace=namespace)
 lab.wait_rollout(STATEFULSET, timeout=rollout_timeout)
 lk.check(lab.get(STATEFULSET)["status"].get("readyReplicas") == 1, "the dev registry is deployed and ready")
 
@@ -124,7 +124,7 @@ config = yaml.safe_load_all((lk.MANIFESTS / "registry-config.yaml").read_text())
 config = [doc for doc in config if doc["kind"] == "ConfigMap"][0]
 config["data"].update({"AGENT_TIMEOUT": agent_timeout_setting, "HEALTH_CHECK_INTERVAL": health_check_interval_setting})
 lk.show(f"kubectl patch configmap mcp-registry-config -p '{{\"data\": {{\"AGENT_TIMEOUT\": \"{agent_timeout_setting}\", \"HEALTH_CHECK_INTERVAL\": \"{health_check_interval_setting}\"}}}}'")
-lab.apply(config)
+lab.apply(config, namespace=namespace)
 forwards.close()  # the forward ends with the pod
 lk.show("kubectl delete pod mcp-mesh-registry-0")
 old_uid = restart_pod("pod/mcp-mesh-registry-0")
@@ -242,6 +242,6 @@ consumer.stop()
 provider.kill()
 forwards.close()
 if cleanup:
-    lab.apply(lk.MANIFESTS / "registry-config.yaml")
+    lab.apply(lk.MANIFESTS / "registry-config.yaml", namespace=namespace)
     restart_pod("pod/mcp-mesh-registry-0")
     lk.check(lab.get("configmap/mcp-registry-config")["data"]["AGENT_TIMEOUT"] == "60s", "agents stopped; the guide's configuration is back")

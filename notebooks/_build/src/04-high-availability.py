@@ -54,7 +54,7 @@ IMAGES = {"mcp-mesh/registry": image}
 if lab.exists(STATEFULSET) and lab.get(STATEFULSET)["spec"].get("podManagementPolicy") == "Parallel":
     lab.delete(STATEFULSET)
 for name in ("namespace-rbac.yaml", "registry-config.yaml", "registry-statefulset-dev.yaml"):
-    lab.apply(lk.MANIFESTS / name, images=IMAGES)
+    lab.apply(lk.MANIFESTS / name, images=IMAGES, namespace=namespace)
 lab.wait_rollout(STATEFULSET, timeout=rollout_timeout)
 lk.check(lab.get(STATEFULSET)["status"].get("readyReplicas") == 1, "starting point: the one-replica dev registry is ready")
 
@@ -64,7 +64,7 @@ lk.check(lab.get(STATEFULSET)["status"].get("readyReplicas") == 1, "starting poi
 
 # %%
 lk.show("kubectl apply -f manifests/registry-ha.yaml")
-error = lk.expect_failure(lab.apply, lk.MANIFESTS / "registry-ha.yaml", images=IMAGES, match="(?i)forbidden")
+error = lk.expect_failure(lab.apply, lk.MANIFESTS / "registry-ha.yaml", images=IMAGES, namespace=namespace, match="(?i)forbidden")
 
 # %% [markdown]
 # The fix: delete the StatefulSet (its claims stay, so pod 0 keeps its data), then apply.
@@ -72,7 +72,7 @@ error = lk.expect_failure(lab.apply, lk.MANIFESTS / "registry-ha.yaml", images=I
 # %%
 lk.show("kubectl delete statefulset mcp-mesh-registry && kubectl apply -f manifests/registry-ha.yaml")
 lab.delete(STATEFULSET)
-applied = lab.apply(lk.MANIFESTS / "registry-ha.yaml", images=IMAGES)
+applied = lab.apply(lk.MANIFESTS / "registry-ha.yaml", images=IMAGES, namespace=namespace)
 if replicas != 3:
     lab.scale(STATEFULSET, replicas)
 spec = lab.get(STATEFULSET)["spec"]
@@ -270,7 +270,7 @@ def redeploy(lease: str, renew: str, retry: str) -> None:
     ]
     lab.delete(STATEFULSET)
     lab.wait_for(SELECTOR, "delete", timeout=rollout_timeout)
-    lab.apply(statefulset, images=IMAGES)
+    lab.apply(statefulset, images=IMAGES, namespace=namespace)
     lab.wait_for(leader_ready, timeout=rollout_timeout)
 
 
@@ -353,6 +353,6 @@ if cleanup:
     lab.delete(STATEFULSET)
     for ordinal in range(1, replicas):
         lab.delete(f"pvc/data-mcp-mesh-registry-{ordinal}")
-    lab.apply(lk.MANIFESTS / "registry-statefulset-dev.yaml", images=IMAGES)
+    lab.apply(lk.MANIFESTS / "registry-statefulset-dev.yaml", images=IMAGES, namespace=namespace)
     lab.wait_rollout(STATEFULSET, timeout=rollout_timeout)
     lk.check(lab.get(STATEFULSET)["status"].get("readyReplicas") == 1, "back to one ready replica; follower claims removed")

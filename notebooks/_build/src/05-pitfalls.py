@@ -31,7 +31,7 @@ import yaml
 import labkit as lk
 
 lab = lk.connect(cluster=cluster, namespace=namespace)
-lab.apply(lk.MANIFESTS / "namespace-rbac.yaml")  # set-up (idempotent)
+lab.apply(lk.MANIFESTS / "namespace-rbac.yaml", namespace=namespace)  # set-up (idempotent)
 PITFALLS = lk.MANIFESTS / "pitfalls"
 IMAGES = {"mcp-mesh/registry": image}
 
@@ -69,7 +69,7 @@ def pod_reason(selector: str) -> str:
 def remove_pitfalls() -> None:
     """Every pitfall object (and the Leases their registries made), so each run starts from scratch."""
     for path in sorted(PITFALLS.glob("*.yaml")):
-        lab.delete(path)
+        lab.delete(path, namespace=namespace)
     lab.delete("rolebinding/registry-no-lease-rbac-leases")
     for lease in ("registry-tight-election", "registry-no-lease-rbac"):
         lab.delete(f"lease/{lease}")
@@ -86,7 +86,7 @@ lk.check(lab.exists(f"namespace/{namespace}"), f"connected to {lab.context}; no 
 
 # %%
 lk.show("kubectl apply -f manifests/pitfalls/pvc-missing-storage-class.yaml && kubectl describe pvc registry-data-fast")
-lab.apply(PITFALLS / "pvc-missing-storage-class.yaml")
+lab.apply(PITFALLS / "pvc-missing-storage-class.yaml", namespace=namespace)
 
 
 def pvc_event() -> str:
@@ -125,7 +125,7 @@ lk.expect_failure(lab.kubectl, "wait", "--for=condition=Ready", "pod", "-l", "ap
 
 # %%
 lk.show("kubectl apply -f manifests/pitfalls/bad-setting-crashloop.yaml")
-lab.apply(PITFALLS / "bad-setting-crashloop.yaml", images=IMAGES)
+lab.apply(PITFALLS / "bad-setting-crashloop.yaml", images=IMAGES, namespace=namespace)
 BAD = "app.kubernetes.io/name=registry-bad-setting"
 lab.wait_for(lambda: (lab.pods(BAD)["restarts"] >= 1).any(), timeout=symptom_timeout)
 display(lab.pods(BAD))
@@ -146,7 +146,7 @@ lk.check(last.get("exitCode") == 2, "the container exited with status 2 (bad con
 # **Fix:** a valid duration. The Deployment rolls out a new pod that starts and becomes ready.
 
 # %%
-lab.apply(set_env(load("bad-setting-crashloop.yaml"), AGENT_TIMEOUT="60s"), images=IMAGES)
+lab.apply(set_env(load("bad-setting-crashloop.yaml"), AGENT_TIMEOUT="60s"), images=IMAGES, namespace=namespace)
 lab.wait_rollout("deployment/registry-bad-setting", timeout=fix_timeout)
 lk.check(lab.pods(BAD)["ready"].all(), "with AGENT_TIMEOUT=60s the registry starts and is ready")
 
@@ -156,7 +156,7 @@ lk.check(lab.pods(BAD)["ready"].all(), "with AGENT_TIMEOUT=60s the registry star
 
 # %%
 lk.show("kubectl apply -f manifests/pitfalls/wrong-image.yaml && kubectl get pods -l app.kubernetes.io/name=registry-wrong-image")
-lab.apply(PITFALLS / "wrong-image.yaml")
+lab.apply(PITFALLS / "wrong-image.yaml", namespace=namespace)
 WRONG = "app.kubernetes.io/name=registry-wrong-image"
 lab.wait_for(lambda: any(r in pod_reason(WRONG) for r in ("ErrImagePull", "ImagePullBackOff")), timeout=symptom_timeout)
 display(lab.pods(WRONG))
@@ -167,7 +167,7 @@ lk.record("image_pull_reason", reason)
 # %%
 fixed = load("wrong-image.yaml")
 deployment(fixed)["spec"]["template"]["spec"]["containers"][0]["image"] = image
-lab.apply(fixed)
+lab.apply(fixed, namespace=namespace)
 lab.wait_rollout("deployment/registry-wrong-image", timeout=fix_timeout)
 lk.check(lab.pods(WRONG)["ready"].all(), f"with the right image ({image}) the pod runs and is ready")
 
@@ -177,7 +177,7 @@ lk.check(lab.pods(WRONG)["ready"].all(), f"with the right image ({image}) the po
 
 # %%
 lk.show(f"kubectl auth can-i update leases.coordination.k8s.io -n {namespace} --as=system:serviceaccount:{namespace}:registry-no-lease-rbac")
-lab.apply(PITFALLS / "sa-without-lease-rbac.yaml", images=IMAGES)
+lab.apply(PITFALLS / "sa-without-lease-rbac.yaml", images=IMAGES, namespace=namespace)
 lk.check(not lab.can_i("update", "leases.coordination.k8s.io", service_account="registry-no-lease-rbac"), "can-i says no for registry-no-lease-rbac")
 NORBAC = "app.kubernetes.io/name=registry-no-lease-rbac"
 
@@ -207,7 +207,7 @@ binding = {
     "subjects": [{"kind": "ServiceAccount", "name": "registry-no-lease-rbac", "namespace": namespace}],
 }
 lk.show("kubectl create rolebinding registry-no-lease-rbac-leases --role=mcp-mesh-registry-leader-election --serviceaccount=mcp-mesh:registry-no-lease-rbac")
-lab.apply(binding)
+lab.apply(binding, namespace=namespace)
 lab.wait_for(lambda: lab.can_i("update", "leases.coordination.k8s.io", service_account="registry-no-lease-rbac"), timeout=fix_timeout)  # RBAC changes reach the authorizer within moments
 lk.check(lab.can_i("update", "leases.coordination.k8s.io", service_account="registry-no-lease-rbac"), "can-i now says yes")
 lab.wait_for(NORBAC, "Ready", timeout=fix_timeout)
@@ -219,7 +219,7 @@ lk.check(lab.lease_holder("registry-no-lease-rbac") == norbac_pod, "the registry
 
 # %%
 lk.show("kubectl apply -f manifests/pitfalls/required-anti-affinity.yaml")
-lab.apply(PITFALLS / "required-anti-affinity.yaml", images=IMAGES)
+lab.apply(PITFALLS / "required-anti-affinity.yaml", images=IMAGES, namespace=namespace)
 SPREAD = "app.kubernetes.io/name=registry-required-spread"
 nodes = int(lab.nodes()["ready"].sum())
 
@@ -249,7 +249,7 @@ anti = deployment(spread)["spec"]["template"]["spec"]["affinity"]["podAntiAffini
 term = anti.pop("requiredDuringSchedulingIgnoredDuringExecution")[0]
 anti["preferredDuringSchedulingIgnoredDuringExecution"] = [{"weight": 100, "podAffinityTerm": term}]
 lab.delete("statefulset/registry-required-spread")
-lab.apply(spread, images=IMAGES)
+lab.apply(spread, images=IMAGES, namespace=namespace)
 lab.wait_rollout("statefulset/registry-required-spread", timeout=fix_timeout)
 lk.check((lab.pods(SPREAD)["phase"] == "Running").sum() == 3, "with preferred anti-affinity all 3 replicas run")
 
@@ -260,7 +260,7 @@ lk.check((lab.pods(SPREAD)["phase"] == "Running").sum() == 3, "with preferred an
 # again. The registry logs every change.
 
 # %%
-lab.apply(PITFALLS / "leader-election-too-tight.yaml", images=IMAGES)
+lab.apply(PITFALLS / "leader-election-too-tight.yaml", images=IMAGES, namespace=namespace)
 TIGHT = "app.kubernetes.io/name=registry-tight-election"
 lab.wait_for(TIGHT, "Running", timeout=symptom_timeout)
 
@@ -287,7 +287,7 @@ lk.record("tight_election_flaps", len(flaps))
 # %%
 lab.delete("deployment/registry-tight-election")
 lab.wait_for(TIGHT, "delete", timeout=fix_timeout)
-lab.apply(set_env(load("leader-election-too-tight.yaml"), LEADER_ELECTION_LEASE_DURATION="15s", LEADER_ELECTION_RENEW_DEADLINE="10s", LEADER_ELECTION_RETRY_PERIOD="2s"), images=IMAGES)
+lab.apply(set_env(load("leader-election-too-tight.yaml"), LEADER_ELECTION_LEASE_DURATION="15s", LEADER_ELECTION_RENEW_DEADLINE="10s", LEADER_ELECTION_RETRY_PERIOD="2s"), images=IMAGES, namespace=namespace)
 
 
 def one_steady_leader() -> bool:

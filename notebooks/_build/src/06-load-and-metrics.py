@@ -43,7 +43,7 @@ if not offline:
     if lab.exists(STATEFULSET) and lab.get(STATEFULSET)["spec"].get("podManagementPolicy") == "Parallel":
         lab.delete(STATEFULSET)
     for name in ("namespace-rbac.yaml", "registry-config.yaml", "registry-statefulset-dev.yaml"):
-        lab.apply(lk.MANIFESTS / name, images={"mcp-mesh/registry": image})
+        lab.apply(lk.MANIFESTS / name, images={"mcp-mesh/registry": image}, namespace=namespace)
     lab.wait_rollout(STATEFULSET, timeout=rollout_timeout)
     forwards = contextlib.ExitStack()
     url = forwards.enter_context(lab.port_forward("svc/mcp-mesh-registry", 8000))

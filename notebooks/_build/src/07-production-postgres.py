@@ -27,9 +27,9 @@ lab = lk.connect(cluster=cluster, namespace=namespace)
 STATEFULSET = "statefulset/mcp-mesh-registry"
 SELECTOR = "app.kubernetes.io/name=mcp-mesh-registry"
 IMAGES = {"mcp-mesh/registry": image}
-lab.apply(lk.MANIFESTS / "namespace-rbac.yaml")  # set-up (idempotent)
+lab.apply(lk.MANIFESTS / "namespace-rbac.yaml", namespace=namespace)  # set-up (idempotent)
 dev_services = [d for d in yaml.safe_load_all((lk.MANIFESTS / "registry-statefulset-dev.yaml").read_text()) if d and d["kind"] == "Service"]
-lab.apply(dev_services)
+lab.apply(dev_services, namespace=namespace)
 lk.check(lab.exists("service/mcp-mesh-registry"), f"connected to {lab.context}; the registry's Services exist")
 
 # %% [markdown]
@@ -40,7 +40,7 @@ lk.check(lab.exists("service/mcp-mesh-registry"), f"connected to {lab.context}; 
 
 # %%
 lk.show("kubectl apply -f manifests/postgres-registry.yaml")
-applied = lab.apply(lk.MANIFESTS / "postgres-registry.yaml")
+applied = lab.apply(lk.MANIFESTS / "postgres-registry.yaml", namespace=namespace)
 print(applied)
 lk.check({"persistentvolumeclaim/postgres-pvc", "service/postgres", "deployment/postgres"} <= set(applied), "PostgreSQL with its claim and Service applied")
 lab.wait_rollout("deployment/postgres", timeout=rollout_timeout)
@@ -59,7 +59,7 @@ lk.check(config["DATABASE_TYPE"] == "postgresql" and config["DATABASE_HOST"] == 
 
 # %%
 lab.delete(STATEFULSET)
-lab.apply(lk.MANIFESTS / "registry-ha.yaml", images=IMAGES)
+lab.apply(lk.MANIFESTS / "registry-ha.yaml", images=IMAGES, namespace=namespace)
 if replicas != 3:
     lab.scale(STATEFULSET, replicas)
 lk.show("kubectl rollout status statefulset/mcp-mesh-registry")
@@ -108,11 +108,11 @@ if cleanup:
     for ordinal in range(1, replicas):
         lab.delete(f"pvc/data-mcp-mesh-registry-{ordinal}")
     postgres_only = [d for d in yaml.safe_load_all((lk.MANIFESTS / "postgres-registry.yaml").read_text()) if d and d["metadata"]["name"] in ("postgres", "postgres-pvc", "postgres-secret")]
-    lab.delete(postgres_only)
+    lab.delete(postgres_only, namespace=namespace)
     # A Secret's stringData is not kept as such, so re-applying registry-config.yaml would not drop
     # DATABASE_PASSWORD: replace the Secret instead.
     lab.delete("secret/mcp-registry-secret")
-    lab.apply(lk.MANIFESTS / "registry-config.yaml")
-    lab.apply(lk.MANIFESTS / "registry-statefulset-dev.yaml", images=IMAGES)
+    lab.apply(lk.MANIFESTS / "registry-config.yaml", namespace=namespace)
+    lab.apply(lk.MANIFESTS / "registry-statefulset-dev.yaml", images=IMAGES, namespace=namespace)
     lab.wait_rollout(STATEFULSET, timeout=rollout_timeout)
     lk.check(not lab.exists("deployment/postgres") and lab.get(STATEFULSET)["status"].get("readyReplicas") == 1, "PostgreSQL removed; the one-replica SQLite registry is back")

@@ -35,7 +35,7 @@ IMAGES = {"mcp-mesh/registry": image}
 if lab.exists(STATEFULSET) and lab.get(STATEFULSET)["spec"].get("podManagementPolicy") == "Parallel":
     lab.delete(STATEFULSET)
 for name in ("namespace-rbac.yaml", "registry-config.yaml", "registry-statefulset-dev.yaml"):
-    lab.apply(lk.MANIFESTS / name, images=IMAGES)
+    lab.apply(lk.MANIFESTS / name, images=IMAGES, namespace=namespace)
 lab.wait_rollout(STATEFULSET, timeout=rollout_timeout)
 forwards = contextlib.ExitStack()
 url = forwards.enter_context(lab.port_forward("svc/mcp-mesh-registry", 8000))
@@ -89,7 +89,7 @@ restore_sts["metadata"].update(name="mcp-mesh-registry-restore", labels=labels)
 restore_sts["spec"].update(serviceName="mcp-mesh-registry-restore", selector={"matchLabels": labels})
 restore_sts["spec"]["template"]["metadata"]["labels"] = labels
 restore_sts["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "ENABLE_LEADER_ELECTION", "value": "false"})
-lab.apply([restore_svc, restore_sts], images=IMAGES)
+lab.apply([restore_svc, restore_sts], images=IMAGES, namespace=namespace)
 lab.wait_rollout("statefulset/mcp-mesh-registry-restore", timeout=rollout_timeout)
 target_url = forwards.enter_context(lab.port_forward("pod/mcp-mesh-registry-restore-0", 8000))
 target = lk.RegistryClient(target_url, token=token)
@@ -129,7 +129,7 @@ lk.record("backup_restored_identical", after == before)
 # %%
 forwards.close()
 if cleanup:
-    lab.delete([restore_svc, restore_sts])
+    lab.delete([restore_svc, restore_sts], namespace=namespace)
     lab.delete("pvc/data-mcp-mesh-registry-restore-0")
     with lab.port_forward("svc/mcp-mesh-registry", 8000) as url:
         reg = lk.RegistryClient(url)
