@@ -101,13 +101,15 @@ class Liveness:
         """A POST on this replica: the agent is healthy and has just seen the topology.
 
         ``changed=False``: it re-posted exactly what is stored, so what GET /agents shows is the same.
+        Only a written event (a ``register``) is a topology change for the other agents' HEADs: an update
+        of a known agent writes none, so it must not turn their next HEAD into a 202 (spec §3).
         """
         self.states[agent_id] = AgentState("healthy", when)
         self.pending_seen.pop(agent_id, None)
         self.latest_seen[agent_id] = when
         if changed:
             self._changed(agent_id)
-        self._own_event(event_id, when, topology=True)
+        self._own_event(event_id, when, topology=event_id is not None)
 
     def status_changed(self, agent_id: str, status: str, event_id: int | None, when: float) -> None:
         """An unregister or an unhealthy mark written on this replica."""

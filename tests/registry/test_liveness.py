@@ -79,3 +79,16 @@ async def test_database_trouble_gives_503_not_410(registry: Harness, monkeypatch
     assert response.status_code == 200
     assert body["status"] == "error"
     assert "database" in body["message"]
+
+
+@pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
+async def test_only_an_event_turns_other_agents_heads_into_202(registry: Harness) -> None:
+    await registry.register("agent-a", [tool("f", "a")])
+    await registry.register("agent-b", [tool("f", "b")])
+    await registry.register("agent-a", [tool("f", "a")])  # has now seen b's registration
+    assert await registry.head("/heartbeat/agent-a") == 200
+    await registry.register("agent-b", [tool("f", "b")])  # a known agent's update: no event
+    await registry.register("agent-b", [tool("f", "b", tags=["new"])])  # changed content: still no event
+    assert await registry.head("/heartbeat/agent-a") == 200, "no event, no topology change"
+    await registry.register("agent-c", [tool("f", "c")])  # a registration writes a register event
+    assert await registry.head("/heartbeat/agent-a") == 202
