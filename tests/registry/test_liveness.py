@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -59,7 +61,11 @@ async def test_batched_last_seen_reaches_the_database(make_registry: MakeRegistr
     assert await a.head("/heartbeat/agent-x") == 200
     await a.runtime.liveness.flush()
     await b.runtime.liveness.sync()  # B's background sync, once a second
-    second = (await (await b.client.get("/agents")).get_json())["agents"][0]["last_seen"]
+    # B re-reads its listing at least once per sync interval (the sync may have run before the first GET).
+    deadline = time.monotonic() + 3 * b.runtime.liveness.sync_interval
+    while (second := (await (await b.client.get("/agents")).get_json())["agents"][0]["last_seen"]) == first:
+        assert time.monotonic() < deadline, "B never showed A's batched last-seen time"
+        await asyncio.sleep(0.05)
     assert second > first
 
 
