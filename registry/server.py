@@ -12,6 +12,7 @@ from hypercorn.config import Config
 from registry.app import create_app, create_metrics_app
 from registry.config import Settings
 from registry.durations import format_duration
+from registry.fastpath import HeartbeatFastPath
 from registry.runtime import RegistryRuntime
 
 log = logging.getLogger("registry")
@@ -52,7 +53,7 @@ async def run(settings: Settings) -> None:
     try:
         servers = [
             serve(
-                create_app(runtime),
+                HeartbeatFastPath(create_app(runtime), runtime),
                 hypercorn_config(settings.host, settings.port, settings.shutdown_grace),
                 shutdown_trigger=stop.wait,
             )

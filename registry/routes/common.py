@@ -36,19 +36,33 @@ def empty_response(status: int) -> Response:
     return response
 
 
-def error_response(message: str, status: int) -> Response:
+def error_body(message: str) -> dict[str, str]:
     """The one error shape: ``{"error": ..., "timestamp": ...}``."""
-    return json_response({"error": message, "timestamp": clock.rfc3339()}, status)
+    return {"error": message, "timestamp": clock.rfc3339()}
+
+
+def error_response(message: str, status: int) -> Response:
+    """A JSON error answer in the one error shape."""
+    return json_response(error_body(message), status)
 
 
 class BadJson(ValueError):
     """The request body is not JSON."""
 
 
+async def request_bytes() -> bytes:
+    """The current request's body as bytes, not cached."""
+    return cast(bytes, await request.get_data(cache=False, as_text=False))
+
+
 async def json_body() -> Any:
     """Decode the body as JSON; raise BadJson with the parser's reason (size limits apply first)."""
-    raw = await request.get_data(cache=False, as_text=False)
-    if len(raw) > runtime().settings.max_body_bytes:  # a body sent without Content-Length
+    return parse_json(await request_bytes(), runtime().settings.max_body_bytes)
+
+
+def parse_json(raw: bytes, limit: int) -> Any:
+    """Decode a request body as JSON: RequestEntityTooLarge past limit, BadJson with the parser's reason."""
+    if len(raw) > limit:  # a body sent without Content-Length
         raise RequestEntityTooLarge()
     if not raw:
         raise BadJson("the request body is empty")

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from quart import Blueprint, Response, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry import clock
 from registry.model import PayloadError, RegistrationRejected, decode_heartbeat
-from registry.routes.common import BadJson, empty_response, error_response, json_body, json_response, runtime
+from registry.routes.common import (
+    BadJson,
+    empty_response,
+    error_body,
+    error_response,
+    json_body,
+    json_response,
+    parse_json,
+    request_bytes,
+    runtime,
+)
+from registry.runtime import RegistryRuntime
 from registry.storage.repository import AgentFilter
 
 log = logging.getLogger("registry.protocol")
@@ -21,38 +33,46 @@ AGENT_STATUSES = ("healthy", "unhealthy", "unknown")
 
 @blueprint.post("/heartbeat")
 async def heartbeat() -> Response:
-    """Registration and full heartbeat: 200 success or 200 status:error; 400 for a malformed body."""
+    """Registration and full heartbeat: 200 success or 200 status:error; 400 for a malformed body.
+
+    Served by the ASGI fast path (registry.fastpath) in the running server; this route serves the same
+    answer wherever the Quart app runs alone (test clients, other ASGI servers).
+    """
     rt = runtime()
+    status, payload = await answer_heartbeat(rt, await request_bytes())
+    return json_response(payload, status)
+
+
+async def answer_heartbeat(rt: RegistryRuntime, raw: bytes) -> tuple[int, dict[str, Any]]:
+    """The status and JSON answer to a ``POST /heartbeat`` body (RequestEntityTooLarge past the limit)."""
     try:
-        body = await json_body()
+        body = parse_json(raw, rt.settings.max_body_bytes)
     except BadJson as exc:
         rt.metrics.heartbeats.labels(kind="full", result="bad_request").inc()
-        return error_response(f"Invalid JSON payload: {exc}", 400)
+        return 400, error_body(f"Invalid JSON payload: {exc}")
     try:
         registration = decode_heartbeat(body)
     except PayloadError as exc:
         rt.metrics.heartbeats.labels(kind="full", result="bad_request").inc()
         message = str(exc) if str(exc) == "agent_id is required" else f"Invalid JSON payload: {exc}"
-        return error_response(message, 400)
+        return 400, error_body(message)
     try:
         response = await rt.service.register(registration)
     except RegistrationRejected as exc:
         rt.metrics.heartbeats.labels(kind="full", result="rejected").inc()
         rt.metrics.errors.labels(kind="validation").inc()
-        return _semantic_error(registration.agent_id, str(exc))
+        return 200, _semantic_error(registration.agent_id, str(exc))
     except (SQLAlchemyError, OSError) as exc:
         rt.metrics.heartbeats.labels(kind="full", result="error").inc()
         rt.metrics.errors.labels(kind="database").inc()
         log.warning("registration failed", extra={"agent_id": registration.agent_id, "error": str(exc)})
-        return _semantic_error(registration.agent_id, f"database error: {type(exc).__name__}")
+        return 200, _semantic_error(registration.agent_id, f"database error: {type(exc).__name__}")
     rt.metrics.heartbeats.labels(kind="full", result="ok").inc()
-    return json_response(response)
+    return 200, response
 
 
-def _semantic_error(agent_id: str, message: str) -> Response:
-    return json_response(
-        {"agent_id": agent_id, "message": message, "status": "error", "timestamp": clock.rfc3339()}
-    )
+def _semantic_error(agent_id: str, message: str) -> dict[str, Any]:
+    return {"agent_id": agent_id, "message": message, "status": "error", "timestamp": clock.rfc3339()}
 
 
 @blueprint.route("/heartbeat/<agent_id>", methods=["HEAD"])

@@ -1,0 +1,118 @@
+"""``POST /heartbeat`` straight from ASGI, in front of the Quart app.
+
+Every agent re-posts its heartbeat whenever the topology changes, so this one route decides how many
+agents a replica can carry. Quart's per-request machinery (request and app contexts, hooks, routing, a
+timeout task per body and per response) costs about three times the registration itself; this path
+reads the body, calls the same ``answer_heartbeat`` as the Quart route and counts the same metrics.
+Every other request, and every other method on the path, goes to the Quart app unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from registry.routes.common import error_body
+from registry.routes.protocol import answer_heartbeat
+from registry.runtime import RegistryRuntime
+
+log = logging.getLogger("registry.http")
+
+PATH = "/heartbeat"
+BODY_TIMEOUT = 60.0  # seconds for the whole body to arrive, as Quart's BODY_TIMEOUT
+JSON_TYPE = b"application/json; charset=utf-8"
+
+
+class ClientGone(Exception):
+    """The client disconnected before its body arrived: there is nobody to answer."""
+
+
+class HeartbeatFastPath:
+    """An ASGI app: ``POST /heartbeat`` answered here, everything else by ``app``."""
+
+    def __init__(self, app: ASGIFramework, runtime: RegistryRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
+            await self._heartbeat(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _heartbeat(
+        self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        started = time.perf_counter()
+        limit = self.runtime.settings.max_body_bytes
+        try:
+            if declared_length(scope) > limit:
+                raise RequestEntityTooLarge()
+            raw = await read_body(receive, limit)
+            status, payload = await answer_heartbeat(self.runtime, raw)
+        except ClientGone:
+            return
+        except RequestEntityTooLarge:
+            status, payload = 413, error_body(f"request body too large: the limit is {limit} bytes")
+        except TimeoutError:
+            status, payload = 408, error_body(f"the request body did not arrive within {BODY_TIMEOUT:g} s")
+        except Exception as exc:  # as the Quart app's error handler: a 500 in the one error shape
+            log.error("request failed", exc_info=exc, extra={"method": "POST", "path": PATH})
+            status, payload = 500, error_body(f"internal error: {type(exc).__name__}")
+        await send_json(send, status, payload)
+        self._count(status, time.perf_counter() - started)
+
+    def _count(self, status: int, elapsed: float) -> None:
+        """The metrics and debug line the Quart app's after-request hook would have written."""
+        metrics = self.runtime.metrics
+        metrics.requests.labels("POST", PATH, str(status)).inc()
+        metrics.duration.labels("POST", PATH).observe(elapsed)
+        if status >= 500:
+            metrics.errors.labels(kind="server").inc()
+        if log.isEnabledFor(logging.DEBUG):
+            duration_ms = round(elapsed * 1000, 3)
+            extra = {"method": "POST", "path": PATH, "status": status, "duration_ms": duration_ms}
+            log.debug("request", extra=extra)
+
+
+def declared_length(scope: HTTPScope) -> int:
+    """The request's Content-Length (0 when absent or unreadable: the body is then counted as it comes)."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+async def read_body(receive: ASGIReceiveCallable, limit: int) -> bytes:
+    """The whole body; RequestEntityTooLarge past limit, TimeoutError after BODY_TIMEOUT, ClientGone."""
+    chunks: list[bytes] = []
+    size = 0
+    async with asyncio.timeout(BODY_TIMEOUT):
+        while True:
+            message: Any = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestEntityTooLarge()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def send_json(send: ASGISendCallable, status: int, payload: Any) -> None:
+    """One JSON answer with the headers the Quart app sends."""
+    body = orjson.dumps(payload)
+    headers = [(b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers, "trailers": False})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
