@@ -1,8 +1,9 @@
-"""The hot path's memory: agent states, batched last-seen times and the newest topology change.
+"""The hot path's memory: agent states, batched times and the newest topology change.
 
-``HEAD /heartbeat/{id}`` answers from here without a database transaction. Last-seen times are
-flushed in batches; the newest events are polled about once a second so that several replicas on one
-shared database see each other's registrations, unregistrations and health changes.
+``HEAD /heartbeat/{id}`` answers from here without a database transaction, and so does a re-posted,
+unchanged heartbeat on a database this replica writes alone; their times are flushed in batches. The
+newest events are polled about once a second so that several replicas on one shared database see each
+other's registrations, unregistrations and health changes.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Liveness:
         self.flush_interval = flush_interval
         self.states: dict[str, AgentState] = {}
         self.pending_seen: dict[str, float] = {}
+        self.pending_refresh: dict[str, float] = {}  # unchanged re-posts: last-seen and last-full-refresh
         self.latest_seen: dict[str, float] = {}
         # Bumped whenever what GET /agents shows may have changed (besides last-seen times); each bump
         # is logged with the agent it concerns (ALL_AGENTS for everything) so views can update in part.
@@ -106,16 +108,29 @@ class Liveness:
         """
         self.states[agent_id] = AgentState("healthy", when)
         self.pending_seen.pop(agent_id, None)
+        self.pending_refresh.pop(agent_id, None)
         self.latest_seen[agent_id] = when
         if changed:
             self._changed(agent_id)
         self._own_event(event_id, when, topology=event_id is not None)
+
+    def refreshed(self, agent_id: str, when: float) -> None:
+        """A healthy agent re-posted exactly what is stored: both its times go out with the next batch."""
+        self.states[agent_id] = AgentState("healthy", when)
+        self.pending_seen.pop(agent_id, None)
+        self.pending_refresh[agent_id] = when
+        self.latest_seen[agent_id] = when
+
+    def seen_since(self, cutoff: float) -> set[str]:
+        """Agents this replica heard from at or after cutoff (a HEAD or a POST), written or not."""
+        return {agent_id for agent_id, when in self.latest_seen.items() if when >= cutoff}
 
     def status_changed(self, agent_id: str, status: str, event_id: int | None, when: float) -> None:
         """An unregister or an unhealthy mark written on this replica."""
         old = self.states.get(agent_id)
         self.states[agent_id] = AgentState(status, old.last_full_refresh if old else 0.0)
         self.pending_seen.pop(agent_id, None)
+        self.pending_refresh.pop(agent_id, None)
         self._changed(agent_id)
         self._own_event(event_id, when, topology=True)
 
@@ -123,6 +138,7 @@ class Liveness:
         self.states.pop(agent_id, None)
         self._validated.pop(agent_id, None)
         self.pending_seen.pop(agent_id, None)
+        self.pending_refresh.pop(agent_id, None)
         self.latest_seen.pop(agent_id, None)
         self._changed(agent_id)
 
@@ -130,6 +146,7 @@ class Liveness:
         """The whole content was replaced: forget everything; every agent's next HEAD re-checks."""
         self.states.clear()
         self.pending_seen.clear()
+        self.pending_refresh.clear()
         self.latest_seen.clear()
         self._changed(ALL_AGENTS)
         self._own_event(event_id, when, topology=True)
@@ -164,16 +181,19 @@ class Liveness:
             self._own_events.discard(self._own_order.popleft())
 
     async def flush(self) -> None:
-        """Write pending last-seen times in one batch (kept for the next try if the database fails)."""
+        """Write pending times in one batch (kept for the next try if the database fails)."""
         async with self._flush_lock:
-            if not self.pending_seen:
+            if not self.pending_seen and not self.pending_refresh:
                 return
-            batch, self.pending_seen = self.pending_seen, {}
+            seen, self.pending_seen = self.pending_seen, {}
+            refreshed, self.pending_refresh = self.pending_refresh, {}
             try:
-                await self.storage.touch(batch)
+                await self.storage.touch(seen, refreshed)
             except Exception:
-                for agent_id, when in batch.items():
+                for agent_id, when in seen.items():
                     self.pending_seen.setdefault(agent_id, when)
+                for agent_id, when in refreshed.items():
+                    self.pending_refresh.setdefault(agent_id, when)
                 raise
 
     async def sync(self) -> None:

@@ -44,7 +44,10 @@ class HealthMonitor:
             return [], []
         await self.liveness.flush()
         now = clock.now()
-        changed = await self.storage.mark_stale_unhealthy(now - self.timeout, now, "health_degradation")
+        cutoff = now - self.timeout
+        # A HEAD or an unchanged re-post that arrived after the flush is in memory only: not stale.
+        fresh = self.liveness.seen_since(cutoff)
+        changed = await self.storage.mark_stale_unhealthy(cutoff, now, "health_degradation", keep=fresh)
         for agent_id, event_id in changed:
             self.liveness.status_changed(agent_id, "unhealthy", event_id, now)
             log.info("agent unhealthy", extra={"agent_id": agent_id, "timeout_s": self.timeout})

@@ -114,11 +114,9 @@ class RegistryService:
         columns = self._resolution_columns(resolved, llm_tools, llm_providers)
         digest = _digest(reg, columns)
         if digest is not None and self._unchanged(reg.agent_id, digest):
-            if await self.storage.refresh_unchanged(reg.agent_id, now):
-                saved = SavedRegistration(created=False, revived=False, event_id=None)
-                self.liveness.registered(reg.agent_id, now, None, changed=False)
-            else:
-                saved = await self._save(reg, now, columns, digest)
+            # Only its times move, in the next batch, as for a HEAD: nothing else would be written.
+            self.liveness.refreshed(reg.agent_id, now)
+            saved = SavedRegistration(created=False, revived=False, event_id=None)
         else:
             saved = await self._save(reg, now, columns, digest)
         if saved.created or saved.revived:

@@ -81,10 +81,19 @@ def dependency_from_json(data: Mapping[str, Any]) -> DependencySpec:
 T = TypeVar("T")
 
 # Built once: the hot path of a re-posted, unchanged agent.
+_TOUCH = (
+    sa.update(agents)
+    .where(agents.c.agent_id == sa.bindparam("b_id"))
+    .where(agents.c.status == "healthy")
+    .where(agents.c.updated_at < sa.bindparam("b_t"))
+    .values(updated_at=sa.bindparam("b_t"))
+)
 _REFRESH_UNCHANGED = (
     sa.update(agents)
-    .where(agents.c.agent_id == sa.bindparam("r_id"), agents.c.status == "healthy")
-    .values(updated_at=sa.bindparam("r_now"), last_full_refresh=sa.bindparam("r_now"))
+    .where(agents.c.agent_id == sa.bindparam("b_id"))
+    .where(agents.c.status == "healthy")
+    .where(agents.c.updated_at < sa.bindparam("b_t"))
+    .values(updated_at=sa.bindparam("b_t"), last_full_refresh=sa.bindparam("b_t"))
 )
 
 # MySQL deadlock / lock wait timeout; PostgreSQL serialization failure / deadlock; a duplicate key from a
@@ -201,21 +210,26 @@ class Storage:
         row = await self.run_read(work)
         return AgentState(row.status, row.last_full_refresh) if row else None
 
-    async def touch(self, last_seen: Mapping[str, float]) -> None:
-        """Write batched last-seen times; never revives an unhealthy agent, never moves time back."""
-        if not last_seen:
+    async def touch(
+        self, last_seen: Mapping[str, float], refreshed: Mapping[str, float] | None = None
+    ) -> None:
+        """Write batched times in one commit: last-seen (HEADs), and last-seen plus last-full-refresh
+        (unchanged re-posts). Never revives an unhealthy agent, never moves time back."""
+        batches = [
+            (_REFRESH_UNCHANGED, refreshed or {}),  # first: a HEAD after the re-post is newer
+            (_TOUCH, last_seen),
+        ]
+        work_items = [
+            (statement, [{"b_id": agent_id, "b_t": when} for agent_id, when in times.items()])
+            for statement, times in batches
+            if times
+        ]
+        if not work_items:
             return
-        statement = (
-            sa.update(agents)
-            .where(agents.c.agent_id == sa.bindparam("b_id"))
-            .where(agents.c.status == "healthy")
-            .where(agents.c.updated_at < sa.bindparam("b_t"))
-            .values(updated_at=sa.bindparam("b_t"))
-        )
-        params = [{"b_id": agent_id, "b_t": seen} for agent_id, seen in last_seen.items()]
 
         def work(conn: Connection) -> Any:
-            conn.execute(statement, params)
+            for statement, params in work_items:
+                conn.execute(statement, params)
 
         await self.transaction(work)
 
@@ -377,15 +391,6 @@ class Storage:
                     }
                 event_id = self._event(conn, "register", reg.agent_id, reg.name, now, data)
             return SavedRegistration(created, revived, event_id)
-
-        return await self.transaction(work)
-
-    async def refresh_unchanged(self, agent_id: str, now: float) -> bool:
-        """A healthy agent re-posted what is stored: move its two times only; False when not healthy."""
-        params = {"r_id": agent_id, "r_now": now}
-
-        def work(conn: Connection) -> bool:
-            return bool(conn.execute(_REFRESH_UNCHANGED, params).rowcount == 1)
 
         return await self.transaction(work)
 
@@ -565,8 +570,13 @@ class Storage:
 
     # ---- health monitor -------------------------------------------------------------------------
 
-    async def mark_stale_unhealthy(self, cutoff: float, now: float, reason: str) -> list[tuple[str, int]]:
-        """Healthy agents silent since before cutoff turn unhealthy with an event: [(agent id, event id)]."""
+    async def mark_stale_unhealthy(
+        self, cutoff: float, now: float, reason: str, keep: Collection[str] = ()
+    ) -> list[tuple[str, int]]:
+        """Healthy agents silent since before cutoff turn unhealthy with an event: [(agent id, event id)].
+
+        ``keep``: agents heard from since cutoff whose times are not written yet (a batch in flight).
+        """
 
         def work(conn: Connection) -> Any:
             stale = (
@@ -578,6 +588,8 @@ class Storage:
             ).all()
             changed = []
             for row in stale:
+                if row.agent_id in keep:
+                    continue
                 result = conn.execute(
                     sa.update(agents)
                     .where(

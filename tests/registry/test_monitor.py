@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.registry.conftest import MakeRegistry, tool
 
 
@@ -37,6 +39,23 @@ async def test_silent_agents_turn_unhealthy_then_are_purged(make_registry: MakeR
     assert [a["id"] for a in remaining] == ["chatty-1"]
     caps = await (await registry.client.get("/capabilities")).get_json()
     assert [c["name"] for c in caps["capabilities"]] == ["use"]
+
+
+async def test_a_heartbeat_not_yet_written_is_not_silence(
+    make_registry: MakeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = await make_registry(AGENT_TIMEOUT="200ms", HEALTH_CHECK_INTERVAL="1h")
+    await registry.register("agent-a", [tool("f", "svc")])
+    await registry.register("agent-a", [tool("f", "svc")])
+    await asyncio.sleep(0.3)
+    await registry.register("agent-a", [tool("f", "svc")])  # unchanged: its time is in memory only
+
+    async def batch_still_in_flight() -> None:  # the re-post landed after the monitor's own flush
+        return None
+
+    monkeypatch.setattr(registry.runtime.liveness, "flush", batch_still_in_flight)
+    assert await registry.runtime.monitor.check() == ([], [])
+    assert await registry.head("/heartbeat/agent-a") == 200
 
 
 async def test_a_follower_does_not_run_the_monitor(make_registry: MakeRegistry) -> None:

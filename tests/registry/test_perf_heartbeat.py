@@ -30,7 +30,7 @@ async def agents_by_id(registry: Harness) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
-async def test_unchanged_repost_writes_only_the_times(registry: Harness) -> None:
+async def test_unchanged_repost_writes_only_the_times_in_the_next_batch(registry: Harness) -> None:
     await registry.register("agent-p", PROVIDER)
     first = await registry.register("agent-c", CONSUMER)
     await registry.register("agent-c", CONSUMER)  # the providers of "data" are now known in memory
@@ -38,16 +38,31 @@ async def test_unchanged_repost_writes_only_the_times(registry: Harness) -> None
     await registry.pause_background()
     statements = record_statements(registry)
     again = await registry.register("agent-c", CONSUMER)
-    assert len(statements) == 1, statements
-    assert statements[0].upper().startswith("UPDATE AGENTS SET UPDATED_AT"), statements
+    assert statements == [], "an unchanged re-post is answered from memory, like a HEAD"
     assert again["message"] == "Agent updated via heartbeat"
     assert again["dependencies_resolved"] == first["dependencies_resolved"]
+    await registry.runtime.liveness.flush()
+    assert len(statements) == 1, statements
+    assert statements[0].upper().startswith("UPDATE AGENTS SET UPDATED_AT"), statements
+    assert "LAST_FULL_REFRESH" in statements[0].upper()
     after = await agents_by_id(registry)
     assert after["agent-c"]["last_seen"] > before["agent-c"]["last_seen"]
     for agent in (before, after):
         for item in agent.values():
             item.pop("last_seen")
     assert after == before
+
+
+@pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
+async def test_unchanged_repost_survives_a_restart_as_a_heartbeat(make_registry: Any) -> None:
+    a = await make_registry()
+    await a.register("agent-p", PROVIDER)
+    await a.register("agent-p", PROVIDER)
+    await a.register("agent-q", PROVIDER)  # a register event: agent-p must POST again to see it
+    await a.register("agent-p", PROVIDER)  # unchanged: its times wait in A's batch
+    await a.runtime.stop()  # a graceful stop writes the batch
+    b = await make_registry()
+    assert await b.head("/heartbeat/agent-p") == 200, "the re-post's last-full-refresh reached the database"
 
 
 async def test_repost_after_unregister_revives(registry: Harness) -> None:
