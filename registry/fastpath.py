@@ -1,10 +1,11 @@
-"""``POST /heartbeat`` straight from ASGI, in front of the Quart app.
+"""The agents' two heartbeats straight from ASGI, in front of the Quart app.
 
-Every agent re-posts its heartbeat whenever the topology changes, so this one route decides how many
-agents a replica can carry. Quart's per-request machinery (request and app contexts, hooks, routing, a
-timeout task per body and per response) costs about three times the registration itself; this path
-reads the body, calls the same ``answer_heartbeat`` as the Quart route and counts the same metrics.
-Every other request, and every other method on the path, goes to the Quart app unchanged.
+Every agent sends ``HEAD /heartbeat/{id}`` every few seconds and re-posts ``POST /heartbeat`` whenever
+the topology changes, so these two routes decide how many agents a replica can carry. Quart's
+per-request machinery (request and app contexts, hooks, routing, a timeout task per body and per
+response) costs several times the work itself; this path calls the same ``answer_heartbeat`` and
+``answer_fast_heartbeat`` as the Quart routes and counts the same metrics. Every other request, and
+every other method on these paths, goes to the Quart app unchanged.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallabl
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from registry.routes.common import error_body
-from registry.routes.protocol import answer_heartbeat
+from registry.routes.protocol import answer_fast_heartbeat, answer_heartbeat
 from registry.runtime import RegistryRuntime
 
 log = logging.getLogger("registry.http")
 
 PATH = "/heartbeat"
+HEAD_PREFIX = "/heartbeat/"
+HEAD_RULE = "/heartbeat/<agent_id>"  # the Quart rule, as the request metrics name the route
 BODY_TIMEOUT = 60.0  # seconds for the whole body to arrive, as Quart's BODY_TIMEOUT
 JSON_TYPE = b"application/json; charset=utf-8"
 
@@ -34,17 +37,21 @@ class ClientGone(Exception):
 
 
 class HeartbeatFastPath:
-    """An ASGI app: ``POST /heartbeat`` answered here, everything else by ``app``."""
+    """An ASGI app: ``POST /heartbeat`` and ``HEAD /heartbeat/{id}`` answered here, the rest by ``app``."""
 
     def __init__(self, app: ASGIFramework, runtime: RegistryRuntime) -> None:
         self.app = app
         self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
-            await self._heartbeat(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            path, method = scope["path"], scope["method"]
+            if method == "POST" and path == PATH:
+                return await self._heartbeat(scope, receive, send)
+            agent_id = path[len(HEAD_PREFIX) :]
+            if method == "HEAD" and path.startswith(HEAD_PREFIX) and agent_id and "/" not in agent_id:
+                return await self._fast_heartbeat(agent_id, send)
+        await self.app(scope, receive, send)
 
     async def _heartbeat(
         self, scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -66,18 +73,26 @@ class HeartbeatFastPath:
             log.error("request failed", exc_info=exc, extra={"method": "POST", "path": PATH})
             status, payload = 500, error_body(f"internal error: {type(exc).__name__}")
         await send_json(send, status, payload)
-        self._count(status, time.perf_counter() - started)
+        self._count("POST", PATH, PATH, status, time.perf_counter() - started)
 
-    def _count(self, status: int, elapsed: float) -> None:
+    async def _fast_heartbeat(self, agent_id: str, send: ASGISendCallable) -> None:
+        started = time.perf_counter()
+        status = await answer_fast_heartbeat(self.runtime, agent_id)
+        headers = [(b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": status, "headers": headers, "trailers": False})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        self._count("HEAD", HEAD_RULE, HEAD_PREFIX + agent_id, status, time.perf_counter() - started)
+
+    def _count(self, method: str, rule: str, path: str, status: int, elapsed: float) -> None:
         """The metrics and debug line the Quart app's after-request hook would have written."""
         metrics = self.runtime.metrics
-        metrics.requests.labels("POST", PATH, str(status)).inc()
-        metrics.duration.labels("POST", PATH).observe(elapsed)
+        metrics.requests.labels(method, rule, str(status)).inc()
+        metrics.duration.labels(method, rule).observe(elapsed)
         if status >= 500:
             metrics.errors.labels(kind="server").inc()
         if log.isEnabledFor(logging.DEBUG):
             duration_ms = round(elapsed * 1000, 3)
-            extra = {"method": "POST", "path": PATH, "status": status, "duration_ms": duration_ms}
+            extra = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
             log.debug("request", extra=extra)
 
 

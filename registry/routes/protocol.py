@@ -77,17 +77,24 @@ def _semantic_error(agent_id: str, message: str) -> dict[str, Any]:
 
 @blueprint.route("/heartbeat/<agent_id>", methods=["HEAD"])
 async def fast_heartbeat(agent_id: str) -> Response:
-    """200 no change, 202 topology changed, 410 unknown/unhealthy, 503 registry trouble. No body."""
-    rt = runtime()
+    """200 no change, 202 topology changed, 410 unknown/unhealthy, 503 registry trouble. No body.
+
+    Served by the ASGI fast path in the running server, like POST /heartbeat.
+    """
+    return empty_response(await answer_fast_heartbeat(runtime(), agent_id))
+
+
+async def answer_fast_heartbeat(rt: RegistryRuntime, agent_id: str) -> int:
+    """The status of ``HEAD /heartbeat/{agent_id}``."""
     try:
         outcome = await rt.service.fast_heartbeat(agent_id)
     except Exception as exc:
         rt.metrics.heartbeats.labels(kind="fast", result="503").inc()
         rt.metrics.errors.labels(kind="database").inc()
         log.warning("fast heartbeat failed", extra={"agent_id": agent_id, "error": str(exc)})
-        return empty_response(503)
+        return 503
     rt.metrics.heartbeats.labels(kind="fast", result=str(outcome.status)).inc()
-    return empty_response(outcome.status)
+    return outcome.status
 
 
 @blueprint.delete("/agents/<agent_id>")

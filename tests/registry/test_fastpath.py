@@ -1,4 +1,4 @@
-"""POST /heartbeat through the ASGI fast path answers exactly as the Quart route does, and counts the same."""
+"""The heartbeats through the ASGI fast path answer exactly as the Quart routes do, and count the same."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.registry.conftest import Harness, tool
 
 
 async def call_fast_path(
-    fast: HeartbeatFastPath, body: bytes, method: str = "POST", chunks: int = 1
+    fast: HeartbeatFastPath, body: bytes, method: str = "POST", chunks: int = 1, path: str = "/heartbeat"
 ) -> tuple[int, dict[str, str], Any]:
     """One request straight into the ASGI app: (status, headers, decoded JSON body)."""
     size = -(-len(body) // chunks)
@@ -40,8 +40,8 @@ async def call_fast_path(
     scope = {
         "type": "http",
         "method": method,
-        "path": "/heartbeat",
-        "raw_path": b"/heartbeat",
+        "path": path,
+        "raw_path": path.encode(),
         "root_path": "",
         "scheme": "http",
         "query_string": b"",
@@ -120,6 +120,24 @@ async def test_body_in_pieces_over_the_limit_and_other_methods(make_registry: An
     assert "not allowed" in payload["error"]
 
 
+@pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
+async def test_head_answers_as_the_quart_route(make_registry: Any) -> None:
+    registry: Harness = await make_registry()
+    fast = HeartbeatFastPath(create_app(registry.runtime), registry.runtime)
+    await registry.register("agent-a", [tool("f", "a")])
+    await registry.register("agent-b", [tool("f", "b")])
+    answers = {}
+    for agent_id in ("agent-a", "agent-b", "agent-unknown"):
+        path = f"/heartbeat/{agent_id}"
+        expected = await registry.head(path)
+        answers[agent_id] = await call_fast_path(fast, b"", method="HEAD", path=path)
+        assert answers[agent_id] == (expected, {"content-length": "0"}, None), agent_id
+    # a has not seen b's registration, b has; nobody is unknown
+    assert [status for status, _, _ in answers.values()] == [202, 200, 410]
+    status, _, _ = await call_fast_path(fast, b"", method="HEAD", path="/heartbeat/a/b")
+    assert status == 404, "an id with a slash is no agent id: the Quart app answers"
+
+
 def test_real_server_serves_the_fast_path_and_counts_it(tmp_path: Path) -> None:
     with run_registry(tmp_path, {"MAX_BODY_BYTES": "4096"}) as registry:
         answer = httpx.post(
@@ -140,8 +158,15 @@ def test_real_server_serves_the_fast_path_and_counts_it(tmp_path: Path) -> None:
         with socket.create_connection((host, int(port))) as raw:
             raw.sendall(b"POST /heartbeat HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
         assert httpx.get(registry.url + "/agents").json()["count"] == 1
+        assert httpx.head(registry.url + "/heartbeat/agent-a").status_code == 200
+        assert httpx.head(registry.url + "/heartbeat/agent-nobody").status_code == 410
         text = httpx.get(registry.url + "/metrics").text
         assert 'mcp_registry_requests_total{method="POST",route="/heartbeat",status="200"} 1.0' in text
         assert 'mcp_registry_requests_total{method="POST",route="/heartbeat",status="400"} 1.0' in text
         assert 'mcp_registry_requests_total{method="POST",route="/heartbeat",status="413"} 1.0' in text
         assert 'mcp_registry_heartbeats_total{kind="full",result="ok"} 1.0' in text
+        assert (
+            'mcp_registry_requests_total{method="HEAD",route="/heartbeat/<agent_id>",status="410"} 1.0'
+            in text
+        )
+        assert 'mcp_registry_heartbeats_total{kind="fast",result="200"} 1.0' in text
