@@ -99,10 +99,9 @@ class Liveness:
         """The newest fast heartbeat or POST this replica saw from the agent."""
         return self.latest_seen.get(agent_id)
 
-    def registered(self, agent_id: str, when: float, event_id: int | None, changed: bool = True) -> None:
-        """A POST on this replica: the agent is healthy and has just seen the topology.
+    def registered(self, agent_id: str, when: float, event_id: int | None) -> None:
+        """A POST on this replica stored the agent: it is healthy and has just seen the topology.
 
-        ``changed=False``: it re-posted exactly what is stored, so what GET /agents shows is the same.
         Only a written event (a ``register``) is a topology change for the other agents' HEADs: an update
         of a known agent writes none, so it must not turn their next HEAD into a 202 (spec §3).
         """
@@ -110,8 +109,7 @@ class Liveness:
         self.pending_seen.pop(agent_id, None)
         self.pending_refresh.pop(agent_id, None)
         self.latest_seen[agent_id] = when
-        if changed:
-            self._changed(agent_id)
+        self._changed(agent_id)
         self._own_event(event_id, when, topology=event_id is not None)
 
     def refreshed(self, agent_id: str, when: float) -> None:
