@@ -1,6 +1,6 @@
 """The lab's MCP Mesh provider agent: capability ``greeting`` (version 1.0.0, tag ``lab``).
 
-Started by notebook 03 through mesh_agents.start_agent; MCP_MESH_REGISTRY_URL points it at the
+Started by notebooks 03 and 04 through labkit.agents.start_agent; MCP_MESH_REGISTRY_URL points it at the
 registry deployed on the cluster (through a port-forward), MCP_MESH_HTTP_PORT at its own port.
 """
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastmcp import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.compat.agent_processes import AgentProcess, run_agent, wait_for
+from labkit.agents import MeshAgent, call_tool_async, start_agent
+from tests.compat.agent_processes import AGENTS_DIR, wait_for
 from tests.compat.go_registry import run_go_registry
-from tests.processes import RunningProcess, run_registry
+from tests.processes import RunningProcess, free_port, run_registry
 
 AGENT_TIMEOUT_S = 3
 STARTUP_TIMEOUT_S = 45.0  # importing mcp-mesh and fastmcp takes a few seconds on 2 busy cores
@@ -93,20 +93,20 @@ def head_requests_seen(registry: RunningProcess) -> float | None:
     return total
 
 
-async def call_smart_greet(consumer: AgentProcess) -> str:
-    """Call the consumer's ``smart_greet`` tool over MCP, as any MCP client would."""
-    async with Client(consumer.mcp_url, timeout=20) as client:
-        result = await client.call_tool("smart_greet", {"name": "lab"})
-    return str(result.data)
+def run_agent(script: str, registry_url: str, workdir: Path) -> MeshAgent:
+    """One of tests/compat/agents/ against registry_url, heartbeating every second (use it in a with)."""
+    return start_agent(
+        AGENTS_DIR / f"{script}.py", registry_url, workdir, heartbeat_seconds=1, port=free_port()
+    )
 
 
-def smart_greet_answers(consumer: AgentProcess, expected: str, timeout: float = 20.0) -> None:
+def smart_greet_answers(consumer: MeshAgent, expected: str, timeout: float = 20.0) -> None:
     """Wait until the consumer's tool answers ``expected`` (its MCP endpoint may still be starting)."""
     answers: list[str] = []
 
     def answer_is_expected() -> bool:
         try:
-            answers.append(asyncio.run(call_smart_greet(consumer)))
+            answers.append(asyncio.run(call_tool_async(consumer, "smart_greet", name="lab")))
         except Exception as exc:  # an MCP endpoint that is not up yet answers with an error
             answers.append(f"error: {exc!r}")
         return answers[-1] == expected

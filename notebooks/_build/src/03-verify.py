@@ -148,17 +148,14 @@ lk.record("data_survived_restart", survived)
 # alive with `HEAD /heartbeat/{id}`, and the registry tells the consumer where the provider is.
 
 # %%
-import sys
-
-sys.path.insert(0, str(lk.NOTEBOOKS / "agents"))
-import mesh_agents
+from labkit.agents import MeshAgent, call_tool, start_agent
 
 agent_logs = Path(tempfile.mkdtemp(prefix="lab-agents-"))
-provider = mesh_agents.start_agent("provider", url, agent_logs)
-consumer = mesh_agents.start_agent("consumer", url, agent_logs)
+provider = start_agent(lk.NOTEBOOKS / "agents" / "provider.py", url, agent_logs)
+consumer = start_agent(lk.NOTEBOOKS / "agents" / "consumer.py", url, agent_logs)
 
 
-def registered(agent: mesh_agents.Agent) -> dict:
+def registered(agent: MeshAgent) -> dict:
     """The registry's entry for this agent process (matched by its endpoint: names repeat across runs)."""
     return next((a for a in reg.agents() if a.get("endpoint", "").rstrip("/") == agent.endpoint), {})
 
@@ -190,7 +187,7 @@ lk.record("mesh_dependency_resolved", True)
 
 # %%
 def consumer_answer() -> str:
-    return mesh_agents.call_tool(consumer, "welcome", name="lab")
+    return call_tool(consumer, "welcome", name="lab")
 
 
 try:

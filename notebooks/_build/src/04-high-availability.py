@@ -35,7 +35,6 @@ cleanup = True  # go back to the one-replica dev registry for the next lessons
 # %%
 import os
 import signal
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -130,14 +129,13 @@ lk.check(sorted(p for p, v in leader_metric.items() if v == 1.0) == [leader], "e
 # 2 seconds. The forward below follows the Service: after a failover it reaches the new leader.
 
 # %%
-sys.path.insert(0, str(lk.NOTEBOOKS / "agents"))
-import mesh_agents
+from labkit.agents import start_agent
 
 forward = lab.port_forward("svc/mcp-mesh-registry", 8000)
 url = forward.__enter__()
 reg = lk.RegistryClient(url)
 agent_logs = Path(tempfile.mkdtemp(prefix="lab-ha-agents-"))
-agents = [mesh_agents.start_agent(name, url, agent_logs) for name in ("provider", "consumer")]
+agents = [start_agent(lk.NOTEBOOKS / "agents" / f"{name}.py", url, agent_logs) for name in ("provider", "consumer")]
 
 
 def registered_agents() -> set[str]:
