@@ -33,18 +33,22 @@ def create_engine(database_url: str, database_type: str) -> AsyncEngine:
     if memory:
         options["poolclass"] = StaticPool
     engine = create_async_engine(database_url, **options)
+    _set_sqlite_pragmas(engine.sync_engine, wal=not memory)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
-    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+
+def _set_sqlite_pragmas(engine: sa.Engine, wal: bool) -> None:
+    """The pragmas every SQLite connection of the registry gets, on either engine."""
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        if not memory:
+        if wal:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-    return engine
 
 
 def sqlite_sync_engine(async_engine: AsyncEngine) -> sa.Engine | None:
@@ -62,14 +66,5 @@ def sqlite_sync_engine(async_engine: AsyncEngine) -> sa.Engine | None:
         max_overflow=8,
         **JSON_CODEC,
     )
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
+    _set_sqlite_pragmas(engine, wal=True)
     return engine
