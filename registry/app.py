@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from registry.routes import admin, guide, ops, protocol
 from registry.routes.admin import RESTORE_MAX_BYTES
-from registry.routes.common import error_response
+from registry.routes.common import count_request, error_response
 from registry.runtime import RegistryRuntime
 
 log = logging.getLogger("registry.http")
@@ -68,21 +68,7 @@ def create_app(runtime: RegistryRuntime) -> Quart:
     async def _count(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        metrics = runtime.metrics
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.duration.labels(request.method, route).observe(elapsed)
-        if response.status_code >= 500:
-            metrics.errors.labels(kind="server").inc()
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "request",
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round(elapsed * 1000, 3),
-                },
-            )
+        count_request(runtime, request.method, route, request.path, response.status_code, elapsed)
         return response
 
     return app

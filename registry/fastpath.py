@@ -19,7 +19,7 @@ import orjson
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from registry.routes.common import error_body
+from registry.routes.common import count_request, error_body
 from registry.routes.protocol import answer_fast_heartbeat, answer_heartbeat
 from registry.runtime import RegistryRuntime
 
@@ -73,7 +73,7 @@ class HeartbeatFastPath:
             log.error("request failed", exc_info=exc, extra={"method": "POST", "path": PATH})
             status, payload = 500, error_body(f"internal error: {type(exc).__name__}")
         await send_json(send, status, payload)
-        self._count("POST", PATH, PATH, status, time.perf_counter() - started)
+        count_request(self.runtime, "POST", PATH, PATH, status, time.perf_counter() - started)
 
     async def _fast_heartbeat(self, agent_id: str, send: ASGISendCallable) -> None:
         started = time.perf_counter()
@@ -81,19 +81,8 @@ class HeartbeatFastPath:
         headers = [(b"content-length", b"0")]
         await send({"type": "http.response.start", "status": status, "headers": headers, "trailers": False})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-        self._count("HEAD", HEAD_RULE, HEAD_PREFIX + agent_id, status, time.perf_counter() - started)
-
-    def _count(self, method: str, rule: str, path: str, status: int, elapsed: float) -> None:
-        """The metrics and debug line the Quart app's after-request hook would have written."""
-        metrics = self.runtime.metrics
-        metrics.requests.labels(method, rule, str(status)).inc()
-        metrics.duration.labels(method, rule).observe(elapsed)
-        if status >= 500:
-            metrics.errors.labels(kind="server").inc()
-        if log.isEnabledFor(logging.DEBUG):
-            duration_ms = round(elapsed * 1000, 3)
-            extra = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
-            log.debug("request", extra=extra)
+        elapsed = time.perf_counter() - started
+        count_request(self.runtime, "HEAD", HEAD_RULE, HEAD_PREFIX + agent_id, status, elapsed)
 
 
 def declared_length(scope: HTTPScope) -> int:

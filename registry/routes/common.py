@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, cast
 
 import orjson
@@ -10,6 +11,24 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from registry import clock
 from registry.runtime import RegistryRuntime
+
+http_log = logging.getLogger("registry.http")
+
+
+def count_request(
+    rt: RegistryRuntime, method: str, route: str, path: str, status: int, elapsed: float
+) -> None:
+    """One answered request in the metrics (by route rule) and, at debug level, the log."""
+    metrics = rt.metrics
+    metrics.requests.labels(method, route, str(status)).inc()
+    metrics.duration.labels(method, route).observe(elapsed)
+    if status >= 500:
+        metrics.errors.labels(kind="server").inc()
+    if http_log.isEnabledFor(logging.DEBUG):
+        duration_ms = round(elapsed * 1000, 3)
+        http_log.debug(
+            "request", extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms}
+        )
 
 
 def runtime() -> RegistryRuntime:
