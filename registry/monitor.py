@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 
-from registry import clock
+from registry.clock import SYSTEM_CLOCK, Clock
 from registry.leadership import Leadership
 from registry.liveness import Liveness
 from registry.metrics import RegistryMetrics
@@ -32,10 +32,12 @@ class HealthMonitor:
         timeout: float,
         retention: float,
         event_max_rows: int = 100_000,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.storage, self.liveness, self.leadership, self.metrics = storage, liveness, leadership, metrics
         self.interval, self.timeout, self.retention = interval, timeout, retention
         self.event_max_rows = event_max_rows
+        self.clock = clock
         self._task: asyncio.Task[None] | None = None
 
     async def check(self) -> tuple[list[str], list[str]]:
@@ -43,13 +45,13 @@ class HealthMonitor:
         if not self.leadership.is_leader:
             return [], []
         await self.liveness.flush()
-        now = clock.now()
+        now = self.clock.now()
         cutoff = now - self.timeout
         # A HEAD or an unchanged re-post that arrived after the flush is in memory only: not stale.
         fresh = self.liveness.seen_since(cutoff)
         changed = await self.storage.mark_stale_unhealthy(cutoff, now, "health_degradation", keep=fresh)
         for agent_id, event_id in changed:
-            self.liveness.status_changed(agent_id, "unhealthy", event_id, now)
+            self.liveness.status_changed(agent_id, "unhealthy", event_id)
             log.info("agent unhealthy", extra={"agent_id": agent_id, "timeout_s": self.timeout})
         purged: list[str] = []
         if self.retention > 0:

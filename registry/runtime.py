@@ -8,6 +8,7 @@ import time
 
 from sqlalchemy.exc import DBAPIError
 
+from registry.clock import SYSTEM_CLOCK, Clock
 from registry.config import Settings
 from registry.leadership import AlwaysLeader, Leadership
 from registry.liveness import Liveness
@@ -40,13 +41,16 @@ def build_leadership(settings: Settings) -> Leadership:
 class RegistryRuntime:
     """Everything one registry process runs, started and stopped together."""
 
-    def __init__(self, settings: Settings, leadership: Leadership | None = None) -> None:
+    def __init__(
+        self, settings: Settings, leadership: Leadership | None = None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.started_at = time.monotonic()
         self.engine = create_engine(settings.database_url, settings.database_type)
         self.storage = Storage(self.engine, settings.database_type)
         self.liveness = Liveness(self.storage, flush_interval=settings.last_seen_flush_interval)
-        self.service = RegistryService(self.storage, self.liveness)
+        self.service = RegistryService(self.storage, self.liveness, clock)
         self.metrics = RegistryMetrics()
         self.leadership = leadership or build_leadership(settings)
         self.monitor = HealthMonitor(
@@ -58,6 +62,7 @@ class RegistryRuntime:
             timeout=settings.agent_timeout,
             retention=settings.agent_retention,
             event_max_rows=settings.event_max_rows,
+            clock=clock,
         )
 
     @property

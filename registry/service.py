@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from registry import clock
+from registry.clock import SYSTEM_CLOCK, Clock
 from registry.listing import AgentListing
 from registry.liveness import Liveness
 from registry.model import AgentRegistration, RegistrationRejected, ToolSpec, validate_registration
@@ -75,8 +76,9 @@ def _llm_filter_entries(tool: ToolSpec) -> list[dict[str, Any]]:
 class RegistryService:
     """Registration, fast heartbeats, unregistration and the read views, over one Storage."""
 
-    def __init__(self, storage: Storage, liveness: Liveness) -> None:
+    def __init__(self, storage: Storage, liveness: Liveness, clock: Clock = SYSTEM_CLOCK) -> None:
         self.storage = storage
+        self.clock = clock
         self.liveness = liveness
         self.listing = AgentListing(storage, liveness)
         self._written: dict[str, bytes] = {}  # agent id -> digest of the content this replica last stored
@@ -93,6 +95,9 @@ class RegistryService:
         """
         if reg.source == "heartbeat":
             validate_registration(reg)
+        # Before any provider is read: every event up to here is in what the resolution reads, and any
+        # later one may not be, so a later topology event by another agent makes its next HEAD a 202.
+        seen_event_id = self.liveness.event_watermark
         index = await self._candidate_index(reg)
         await self._reject_required_cycle(reg)
         resolver = Resolver(index)
@@ -110,15 +115,15 @@ class RegistryService:
                 chosen = self._llm_provider(tool.llm_provider, index)
                 if chosen is not None:
                     llm_providers[tool.function_name] = chosen
-        now = clock.now()
+        now = self.clock.now()
         columns = self._resolution_columns(resolved, llm_tools, llm_providers)
         digest = _digest(reg, columns)
         if digest is not None and self._unchanged(reg.agent_id, digest):
             # Only its times move, in the next batch, as for a HEAD: nothing else would be written.
-            self.liveness.refreshed(reg.agent_id, now)
+            self.liveness.refreshed(reg.agent_id, now, seen_event_id)
             saved = SavedRegistration(created=False, revived=False, event_id=None)
         else:
-            saved = await self._save(reg, now, columns, digest)
+            saved = await self._save(reg, now, columns, digest, seen_event_id)
         if saved.created or saved.revived:
             log.info(
                 "agent registered",
@@ -151,11 +156,16 @@ class RegistryService:
         return state is not None and state.status == "healthy"
 
     async def _save(
-        self, reg: AgentRegistration, now: float, columns: dict[str, Any], digest: bytes | None
+        self,
+        reg: AgentRegistration,
+        now: float,
+        columns: dict[str, Any],
+        digest: bytes | None,
+        seen_event_id: int,
     ) -> SavedRegistration:
         self._written.pop(reg.agent_id, None)
-        saved = await self.storage.save_registration(reg, now, columns)
-        self.liveness.registered(reg.agent_id, now, saved.event_id)
+        saved = await self.storage.save_registration(reg, now, columns, seen_event_id)
+        self.liveness.registered(reg.agent_id, now, saved.event_id, seen_event_id)
         if digest is not None:
             if len(self._written) >= WRITTEN_DIGESTS:
                 self._written.clear()
@@ -344,23 +354,23 @@ class RegistryService:
         state = await self.liveness.state(agent_id)
         if state is None or state.status != "healthy":
             return FastHeartbeat(410)
-        self.liveness.seen(agent_id, clock.now())
-        if self.liveness.newest_topology <= state.last_full_refresh:
+        self.liveness.seen(agent_id, self.clock.now())
+        if not self.liveness.topology_changed(agent_id, state.seen_event_id):
             return FastHeartbeat(200)
         if self.liveness.needs_confirmation(agent_id):
             # Another replica may have taken this agent's newer POST (which writes no event): look once.
             state = await self.liveness.state(agent_id, refresh=True)
             if state is None or state.status != "healthy":
                 return FastHeartbeat(410)
-        return FastHeartbeat(202 if self.liveness.newest_topology > state.last_full_refresh else 200)
+        return FastHeartbeat(202 if self.liveness.topology_changed(agent_id, state.seen_event_id) else 200)
 
     async def unregister(self, agent_id: str) -> bool:
         """DELETE /agents/{id}: unhealthy at once, with an event; False when the id is unknown."""
-        now = clock.now()
+        now = self.clock.now()
         event_id = await self.storage.unregister(agent_id, now)
         if event_id is None:
             return False
-        self.liveness.status_changed(agent_id, "unhealthy", event_id, now)
+        self.liveness.status_changed(agent_id, "unhealthy", event_id)
         log.info("agent unregistered", extra={"agent_id": agent_id})
         return True
 
@@ -393,7 +403,7 @@ class RegistryService:
             }
             for name, providers in sorted(grouped.items())
         ]
-        return {"capabilities": items, "count": len(items), "timestamp": clock.rfc3339()}
+        return {"capabilities": items, "count": len(items), "timestamp": clock.rfc3339(self.clock.now())}
 
     async def events(
         self, event_type: str | None, agent_id: str | None, function_name: str | None, limit: int

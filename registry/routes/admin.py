@@ -56,16 +56,17 @@ async def backup() -> Response:
     rt = runtime()
     await rt.liveness.flush()
     data = await rt.storage.snapshot()
+    taken = rt.clock.now()
     document = {
         "format": BACKUP_FORMAT,
         "schema_version": LATEST_VERSION,
-        "created_at": clock.rfc3339(),
+        "created_at": clock.rfc3339(taken),
         "instance_id": rt.settings.instance_id,
         "data": data,
     }
     blob = encrypt_backup(document, key)
     log.info("backup taken", extra={"agents": len(data["agents"]), "bytes": len(blob)})
-    stamp = clock.rfc3339().replace(":", "").split(".")[0]
+    stamp = clock.rfc3339(taken).replace(":", "").split(".")[0]
     return Response(
         blob,
         status=200,
@@ -127,9 +128,9 @@ async def restore() -> Response:
     rt = runtime()
     await rt.liveness.flush()
     await rt.storage.replace_all(rows)
-    now = clock.now()
+    now = rt.clock.now()
     event_id = await rt.storage.record_event("rotate", ALL_AGENTS, now, {"reason": "restore"})
-    rt.liveness.restored(event_id, now)
+    rt.liveness.restored(event_id)
     counts = {name: len(items) for name, items in rows.items()}
     log.info("backup restored", extra=counts)
     return json_response(

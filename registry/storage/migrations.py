@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from registry.storage.schema import metadata, schema_version
+from registry.storage.schema import agents, event_sequence, metadata, registry_events, schema_version
 
 log = logging.getLogger("registry.storage")
 
@@ -29,8 +29,22 @@ def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn, checkfirst=True)
 
 
+def _order_events_v2(conn: Connection) -> None:
+    """Events get their ids from one locked counter, and each agent records the newest id it has seen.
+
+    Agents of an older database start at 0: each gets one 202 and re-posts, which records its id.
+    """
+    columns = {column["name"] for column in sa.inspect(conn).get_columns(agents.name)}
+    if "seen_event_id" not in columns:
+        conn.execute(sa.text("ALTER TABLE agents ADD COLUMN seen_event_id BIGINT NOT NULL DEFAULT 0"))
+    event_sequence.create(conn, checkfirst=True)
+    if conn.execute(sa.select(event_sequence.c.id)).first() is None:
+        highest = conn.execute(sa.select(sa.func.max(registry_events.c.id))).scalar()
+        conn.execute(sa.insert(event_sequence).values(id=1, last_event_id=int(highest or 0)))
+
+
 # Append-only: (version, step). Each step brings the schema from version-1 to version.
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _create_v1)]
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _create_v1), (2, _order_events_v2)]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 

@@ -18,15 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from registry.model import AgentRegistration, DependencySpec, SchemaEntry, endpoint_for
 from registry.resolution import Provider
 from registry.storage.engine import sqlite_sync_engine
-from registry.storage.schema import TOPOLOGY_EVENTS, agents, capabilities, registry_events, schema_entries
+from registry.storage.schema import (
+    TOPOLOGY_EVENTS,
+    agents,
+    capabilities,
+    event_sequence,
+    registry_events,
+    schema_entries,
+)
 
 
 @dataclass(frozen=True)
 class AgentState:
-    """What the hot path needs to answer a HEAD: status and the time of the last full POST."""
+    """What the hot path needs to answer a HEAD: status, and the newest event id its resolution saw."""
 
     status: str
-    last_full_refresh: float
+    seen_event_id: int
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,23 @@ class EventRow:
     event_type: str
     agent_id: str
     timestamp: float
+
+
+@dataclass(frozen=True)
+class EventsSince:
+    """What the replica-sync poller read: the events after its cursor, and the last id handed out."""
+
+    last_event_id: int
+    events: list[EventRow]
+
+
+@dataclass(frozen=True)
+class TopologyHistory:
+    """The recent topology events (oldest first) and the id below which history is not known."""
+
+    last_event_id: int
+    known_from: int
+    events: list[tuple[int, str]]
 
 
 @dataclass(frozen=True)
@@ -92,9 +116,21 @@ _REFRESH_UNCHANGED = (
     sa.update(agents)
     .where(agents.c.agent_id == sa.bindparam("b_id"))
     .where(agents.c.status == "healthy")
-    .where(agents.c.updated_at < sa.bindparam("b_t"))
-    .values(updated_at=sa.bindparam("b_t"), last_full_refresh=sa.bindparam("b_t"))
+    .values(
+        updated_at=sa.case(
+            (agents.c.updated_at < sa.bindparam("b_t"), sa.bindparam("b_t")), else_=agents.c.updated_at
+        ),
+        last_full_refresh=sa.case(
+            (agents.c.last_full_refresh < sa.bindparam("b_t"), sa.bindparam("b_t")),
+            else_=agents.c.last_full_refresh,
+        ),
+        seen_event_id=sa.case(
+            (agents.c.seen_event_id < sa.bindparam("b_e"), sa.bindparam("b_e")),
+            else_=agents.c.seen_event_id,
+        ),
+    )
 )
+_LAST_EVENT_ID = sa.select(event_sequence.c.last_event_id).where(event_sequence.c.id == 1)
 
 # MySQL deadlock / lock wait timeout; PostgreSQL serialization failure / deadlock; a duplicate key from a
 # concurrent insert of the same agent (then the retry takes the update path).
@@ -200,30 +236,26 @@ class Storage:
         def work(conn: Connection) -> Any:
             row = (
                 conn.execute(
-                    sa.select(agents.c.status, agents.c.last_full_refresh).where(
-                        agents.c.agent_id == agent_id
-                    )
+                    sa.select(agents.c.status, agents.c.seen_event_id).where(agents.c.agent_id == agent_id)
                 )
             ).first()
             return row
 
         row = await self.run_read(work)
-        return AgentState(row.status, row.last_full_refresh) if row else None
+        return AgentState(row.status, int(row.seen_event_id)) if row else None
 
     async def touch(
-        self, last_seen: Mapping[str, float], refreshed: Mapping[str, float] | None = None
+        self, last_seen: Mapping[str, float], refreshed: Mapping[str, tuple[float, int]] | None = None
     ) -> None:
-        """Write batched times in one commit: last-seen (HEADs), and last-seen plus last-full-refresh
-        (unchanged re-posts). Never revives an unhealthy agent, never moves time back."""
-        batches = [
-            (_REFRESH_UNCHANGED, refreshed or {}),  # first: a HEAD after the re-post is newer
-            (_TOUCH, last_seen),
-        ]
-        work_items = [
-            (statement, [{"b_id": agent_id, "b_t": when} for agent_id, when in times.items()])
-            for statement, times in batches
-            if times
-        ]
+        """Write batched times in one commit: last-seen (HEADs), and for unchanged re-posts last-seen,
+        last-full-refresh and the event id their resolution saw. Never revives an unhealthy agent, never
+        moves a time or an id back."""
+        work_items = []
+        if refreshed:  # first: a HEAD after the re-post is newer
+            rows = [{"b_id": agent, "b_t": when, "b_e": seen} for agent, (when, seen) in refreshed.items()]
+            work_items.append((_REFRESH_UNCHANGED, rows))
+        if last_seen:
+            work_items.append((_TOUCH, [{"b_id": agent, "b_t": when} for agent, when in last_seen.items()]))
         if not work_items:
             return
 
@@ -233,7 +265,12 @@ class Storage:
 
         await self.transaction(work)
 
-    async def events_after(self, event_id: int, limit: int = 1000) -> list[EventRow]:
+    async def events_since(self, event_id: int, limit: int = 1000) -> EventsSince:
+        """The events after ``event_id`` in id order, and the last id handed out, read before them.
+
+        Events commit in id order, so every id up to the last one returned (or, with fewer than ``limit``
+        rows, up to the counter) is committed: one that is missing was deleted, not delayed.
+        """
         query = (
             sa.select(
                 registry_events.c.id,
@@ -247,28 +284,35 @@ class Storage:
         )
 
         def work(conn: Connection) -> Any:
-            rows = (conn.execute(query)).all()
-            return rows
+            last_id = conn.execute(_LAST_EVENT_ID).scalar()
+            return last_id, conn.execute(query).all()
 
-        rows = await self.run_read(work)
-        return [EventRow(r.id, r.event_type, r.agent_id, r.timestamp) for r in rows]
+        last_id, rows = await self.run_read(work)
+        return EventsSince(
+            int(last_id or 0), [EventRow(r.id, r.event_type, r.agent_id, r.timestamp) for r in rows]
+        )
 
-    async def newest_events(self) -> tuple[int, float]:
-        """(highest event id, time of the newest topology event); zeros for an empty table."""
+    async def topology_history(self, limit: int) -> TopologyHistory:
+        """The newest ``limit`` topology events, the last id handed out, and where known history starts."""
 
         def work(conn: Connection) -> Any:
-            last_id = (conn.execute(sa.select(sa.func.max(registry_events.c.id)))).scalar()
-            newest = (
-                conn.execute(
-                    sa.select(sa.func.max(registry_events.c.timestamp)).where(
-                        registry_events.c.event_type.in_(TOPOLOGY_EVENTS)
-                    )
-                )
-            ).scalar()
-            return last_id, newest
+            last_id = conn.execute(_LAST_EVENT_ID).scalar()
+            oldest = conn.execute(sa.select(sa.func.min(registry_events.c.id))).scalar()
+            rows = conn.execute(
+                sa.select(registry_events.c.id, registry_events.c.agent_id)
+                .where(registry_events.c.event_type.in_(TOPOLOGY_EVENTS))
+                .order_by(registry_events.c.id.desc())
+                .limit(limit)
+            ).all()
+            return int(last_id or 0), oldest, rows
 
-        last_id, newest = await self.run_read(work)
-        return int(last_id or 0), float(newest or 0.0)
+        last_id, oldest, rows = await self.run_read(work)
+        events = [(int(r.id), str(r.agent_id)) for r in reversed(rows)]
+        if len(events) == limit:
+            known_from = events[0][0] - 1
+        else:  # every topology event still stored; trimmed or purged ones are not known
+            known_from = last_id if oldest is None else int(oldest) - 1
+        return TopologyHistory(last_id, known_from, events)
 
     # ---- registration ---------------------------------------------------------------------------
 
@@ -351,8 +395,13 @@ class Storage:
         reg: AgentRegistration,
         now: float,
         resolution: Mapping[str, Any],
+        seen_event_id: int,
     ) -> SavedRegistration:
-        """Insert or update the agent, replace its tools, store schemas, resolutions, events: one commit."""
+        """Insert or update the agent, replace its tools, store schemas, resolutions, events: one commit.
+
+        ``seen_event_id``: the newest event id the resolution had seen (read before the providers were).
+        """
+        resolution = {**resolution, "seen_event_id": seen_event_id}
 
         def work(conn: Connection) -> SavedRegistration:
             # No SELECT ... FOR UPDATE: on InnoDB it takes gap locks that deadlock concurrent first
@@ -512,28 +561,42 @@ class Storage:
         return sa.insert(table).prefix_with("IGNORE")
 
     @staticmethod
+    def _take_event_ids(conn: Connection, count: int) -> int:
+        """Reserve ``count`` consecutive event ids; return the first.
+
+        The counter row stays locked until this transaction commits, so no later id can commit first.
+        Take it last in a transaction, after the agent rows it writes, to keep the lock short and the
+        lock order the same everywhere.
+        """
+        conn.execute(
+            sa.update(event_sequence)
+            .where(event_sequence.c.id == 1)
+            .values(last_event_id=event_sequence.c.last_event_id + count)
+        )
+        return int(conn.execute(_LAST_EVENT_ID).scalar_one()) - count + 1
+
+    @classmethod
     def _event(
+        cls,
         conn: Connection,
         event_type: str,
         agent_id: str,
         agent_name: str | None,
         now: float,
         data: dict[str, Any],
-        function_name: str | None = None,
     ) -> int:
-        result = conn.execute(
+        event_id = cls._take_event_ids(conn, 1)
+        conn.execute(
             sa.insert(registry_events).values(
+                id=event_id,
                 event_type=event_type,
                 agent_id=agent_id,
                 agent_name=agent_name,
-                function_name=function_name,
                 timestamp=now,
                 data=data,
             )
         )
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        return event_id
 
     async def record_event(self, event_type: str, agent_id: str, now: float, data: dict[str, Any]) -> int:
         """Write one event on its own (for example the restore marker)."""
@@ -599,20 +662,33 @@ class Storage:
                     )
                     .values(status="unhealthy")
                 )
-                if result.rowcount != 1:
-                    continue  # a heartbeat won the race
-                data = {
-                    "description": "Agent health degraded: no heartbeat within the timeout",
-                    "detected_at": _seconds_rfc3339(now),
-                    "new_status": "unhealthy",
-                    "old_status": "healthy",
-                    "reason": reason,
-                    "source": "status_change_hook",
-                    "transition_type": "healthy_to_unhealthy",
+                if result.rowcount == 1:  # else a heartbeat won the race
+                    changed.append(row)
+            if not changed:
+                return []
+            data = {
+                "description": "Agent health degraded: no heartbeat within the timeout",
+                "detected_at": _seconds_rfc3339(now),
+                "new_status": "unhealthy",
+                "old_status": "healthy",
+                "reason": reason,
+                "source": "status_change_hook",
+                "transition_type": "healthy_to_unhealthy",
+            }
+            first = self._take_event_ids(conn, len(changed))  # after every agent row: see _take_event_ids
+            rows = [
+                {
+                    "id": first + offset,
+                    "event_type": "unhealthy",
+                    "agent_id": row.agent_id,
+                    "agent_name": row.name,
+                    "timestamp": now,
+                    "data": data,
                 }
-                event_id = self._event(conn, "unhealthy", row.agent_id, row.name, now, data)
-                changed.append((row.agent_id, event_id))
-            return changed
+                for offset, row in enumerate(changed)
+            ]
+            conn.execute(sa.insert(registry_events), rows)
+            return [(row["agent_id"], row["id"]) for row in rows]
 
         changed = await self.transaction(work)
         return changed
@@ -800,6 +876,8 @@ class Storage:
             conn.execute(sa.delete(schema_entries))
             for table in (agents, capabilities, schema_entries):
                 rows = [dict(r) for r in data.get(table.name, ())]
+                if table is agents:  # every restored agent's resolution was computed on other data
+                    rows = [{**row, "seen_event_id": 0} for row in rows]
                 for start in range(0, len(rows), 500):
                     conn.execute(sa.insert(table), rows[start : start + 500])
 

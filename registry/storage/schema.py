@@ -47,6 +47,8 @@ agents = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.Column("last_full_refresh", sa.Double, nullable=False),
+    # The newest event id the agent's last resolution had seen: a newer topology event means a 202.
+    sa.Column("seen_event_id", sa.BigInteger, nullable=False, default=0, server_default="0"),
     sa.Index("ix_agents_status_updated", "status", "updated_at"),
     sa.Index("ix_agents_namespace", "namespace"),
 )
@@ -89,6 +91,15 @@ registry_events = sa.Table(
     sa.Column("function_name", sa.String(255), nullable=True),
     sa.Column("timestamp", sa.Double, nullable=False, index=True),
     sa.Column("data", sa.JSON, nullable=False),
+)
+
+# One row: the last event id handed out. Taking the next id locks this row until the writer commits, so
+# events commit in id order on every database and "id <= N is visible" follows from "N is visible".
+event_sequence = sa.Table(
+    "registry_event_sequence",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last_event_id", sa.BigInteger, nullable=False),
 )
 
 schema_entries = sa.Table(

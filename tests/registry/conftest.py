@@ -16,6 +16,7 @@ import pytest
 from quart.typing import TestClientProtocol
 
 from registry.app import create_app
+from registry.clock import SYSTEM_CLOCK, Clock
 from registry.config import load_settings
 from registry.runtime import RegistryRuntime
 from tests.conftest import require_service
@@ -97,9 +98,9 @@ async def make_registry(database_env: dict[str, str]) -> AsyncIterator[MakeRegis
     """Start registries on the test's database (several share it, like replicas); stop them afterwards."""
     started: list[RegistryRuntime] = []
 
-    async def make(**env: str) -> Harness:
+    async def make(clock: Clock = SYSTEM_CLOCK, **env: str) -> Harness:
         settings = load_settings({"LOG_LEVEL": "info", **database_env, **env})
-        runtime = RegistryRuntime(settings)
+        runtime = RegistryRuntime(settings, clock=clock)
         await runtime.start()
         started.append(runtime)
         return Harness(runtime, create_app(runtime).test_client())

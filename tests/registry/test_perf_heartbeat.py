@@ -94,7 +94,7 @@ async def test_unchanged_repost_after_restore_is_written_again(registry: Harness
     await registry.register("agent-p", PROVIDER)
     storage = registry.runtime.storage
     await storage.replace_all({"agents": [], "capabilities": [], "schema_entries": []})
-    registry.runtime.liveness.restored(await storage.record_event("restore", "*", 0.0, {}), 0.0)
+    registry.runtime.liveness.restored(await storage.record_event("restore", "*", 0.0, {}))
     await registry.register("agent-p", PROVIDER)
     assert list(await agents_by_id(registry)) == ["agent-p"]
 

@@ -15,16 +15,16 @@ async def test_an_unknown_event_during_own_writes_is_looked_at_again(registry: H
     liveness, storage = registry.runtime.liveness, registry.runtime.storage
     await registry.register("agent-a", [tool("f", "a")])
     await liveness.sync()
-    before = liveness.last_event_id
+    before = liveness.event_watermark
     unknown = await storage.record_event("register", "agent-z", 1.0, {})  # not noted as our own
     storage.writes_in_flight += 1  # as if our write had committed and not yet noted its event
     try:
         await liveness.sync()
         assert liveness.shared_database is False
-        assert liveness.last_event_id == before, "the event is read again next time"
+        assert liveness.event_watermark == before, "the event is read again next time"
         await liveness.sync()  # still unknown a tick later: another process wrote it
         assert liveness.shared_database is True
-        assert liveness.last_event_id == unknown
+        assert liveness.event_watermark == unknown
     finally:
         storage.writes_in_flight -= 1
 
