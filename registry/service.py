@@ -95,9 +95,7 @@ class RegistryService:
         """
         if reg.source == "heartbeat":
             validate_registration(reg)
-        # Before any provider is read: every event up to here is in what the resolution reads, and any
-        # later one may not be, so a later topology event by another agent makes its next HEAD a 202.
-        seen_event_id = self.liveness.event_watermark
+        seen_event_id = await self._event_watermark()
         index = await self._candidate_index(reg)
         await self._reject_required_cycle(reg)
         resolver = Resolver(index)
@@ -144,6 +142,17 @@ class RegistryService:
         if reg.warnings:
             response["warnings"] = reg.warnings
         return response
+
+    async def _event_watermark(self) -> int:
+        """The newest event id whose effects the resolution about to be read will see.
+
+        Read before any provider, so any later topology event by another agent makes the next HEAD a 202.
+        On a database this replica writes alone every event is applied in memory as it is written; with
+        other writers, the database's counter also covers the events this replica has not polled yet.
+        """
+        if self.liveness.shared_database:
+            return await self.storage.last_event_id()
+        return self.liveness.event_watermark
 
     def _unchanged(self, agent_id: str, digest: bytes) -> bool:
         """Whether this replica wrote exactly this content last and the agent is still healthy.

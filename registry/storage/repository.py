@@ -292,6 +292,10 @@ class Storage:
             int(last_id or 0), [EventRow(r.id, r.event_type, r.agent_id, r.timestamp) for r in rows]
         )
 
+    async def last_event_id(self) -> int:
+        """The last event id handed out: every event up to it is committed (or was deleted)."""
+        return int(await self.run_read(lambda conn: conn.execute(_LAST_EVENT_ID).scalar()) or 0)
+
     async def topology_history(self, limit: int) -> TopologyHistory:
         """The newest ``limit`` topology events, the last id handed out, and where known history starts."""
 

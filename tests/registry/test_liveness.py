@@ -7,8 +7,10 @@ import time
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import event
 
+from registry.storage.schema import registry_events
 from tests.registry.conftest import Harness, MakeRegistry, tool
 
 
@@ -101,3 +103,36 @@ async def test_only_an_event_turns_other_agents_heads_into_202(registry: Harness
     assert await registry.head("/heartbeat/agent-a") == 200, "no event, no topology change"
     await registry.register("agent-c", [tool("f", "c")])  # a registration writes a register event
     assert await registry.head("/heartbeat/agent-a") == 202
+
+
+@pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
+async def test_history_beyond_the_log_counts_as_missed(
+    registry: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent whose resolution predates the remembered topology events is told to re-post."""
+    monkeypatch.setattr("registry.liveness.TOPOLOGY_LOG_SIZE", 2)
+    liveness = registry.runtime.liveness
+    liveness.registered("agent-b", 1.0, event_id=101, seen_event_id=100)
+    liveness.registered("agent-a", 1.0, event_id=102, seen_event_id=100)  # resolved before b's event
+    liveness.status_changed("agent-a", "unhealthy", event_id=103)
+    liveness.registered("agent-a", 1.0, event_id=104, seen_event_id=100)  # only a's own events remain
+    assert liveness.topology_changed("agent-a", 100), "b's event 101 is forgotten, not known to be seen"
+    assert not liveness.topology_changed("agent-a", 102), "everything after 102 is a's own"
+    assert liveness.topology_changed("agent-b", 101), "a's events are news to b"
+
+
+async def test_a_deleted_event_does_not_hold_the_watermark_back(make_registry: MakeRegistry) -> None:
+    """Ids have holes only where rows were deleted (purge, trim): the poller passes over them."""
+    a = await make_registry()
+    b = await make_registry()
+    await a.register("agent-x", [tool("f", "x")])
+    await b.register("agent-y", [tool("f", "y")])
+    storage = a.runtime.storage
+    newest = await storage.last_event_id()
+    await storage.transaction(lambda conn: conn.execute(sa.delete(registry_events)))
+    await a.runtime.liveness.sync()
+    assert a.runtime.liveness.event_watermark == newest
+    await b.register("agent-z", [tool("f", "z")])
+    await a.runtime.liveness.sync()
+    assert a.runtime.liveness.event_watermark == newest + 1
+    assert await a.head("/heartbeat/agent-x") == 202, "z's register event, after x's resolution"
