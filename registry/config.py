@@ -49,13 +49,20 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class LeaderElectionSettings:
-    """Lease-based leader election (issue 6 runs it; here it is parsed and checked)."""
+    """Lease-based leader election: whether it runs, the guide's three timings (seconds), the Lease name."""
 
     enabled: bool = False
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     lease_name: str = "mcp-mesh-registry-leader"
+
+    def __post_init__(self) -> None:
+        if not (self.lease_duration > self.renew_deadline > self.retry_period > 0):
+            raise ValueError(
+                "leader election timings must satisfy lease duration > renew deadline > retry period > 0, "
+                f"got {self.lease_duration}s / {self.renew_deadline}s / {self.retry_period}s"
+            )
 
 
 @dataclass(frozen=True)
@@ -228,22 +235,23 @@ def _encryption_key(env: Mapping[str, str]) -> bytes | None:
 
 
 def _leader_election(env: Mapping[str, str]) -> LeaderElectionSettings:
-    lease = _duration(env, 15.0, "LEADER_ELECTION_LEASE_DURATION")
-    renew = _duration(env, 10.0, "LEADER_ELECTION_RENEW_DEADLINE")
-    retry = _duration(env, 2.0, "LEADER_ELECTION_RETRY_PERIOD")
+    defaults = LeaderElectionSettings()
+    lease = _duration(env, defaults.lease_duration, "LEADER_ELECTION_LEASE_DURATION")
+    renew = _duration(env, defaults.renew_deadline, "LEADER_ELECTION_RENEW_DEADLINE")
+    retry = _duration(env, defaults.retry_period, "LEADER_ELECTION_RETRY_PERIOD")
     if not lease > renew:
         raise ConfigError(
             "LEADER_ELECTION_RENEW_DEADLINE",
-            env.get("LEADER_ELECTION_RENEW_DEADLINE", "10s"),
+            env.get("LEADER_ELECTION_RENEW_DEADLINE", f"{renew:g}s"),
             f"less than LEADER_ELECTION_LEASE_DURATION ({lease:g}s): lease > renew > retry",
         )
     if not renew > retry:
         raise ConfigError(
             "LEADER_ELECTION_RETRY_PERIOD",
-            env.get("LEADER_ELECTION_RETRY_PERIOD", "2s"),
+            env.get("LEADER_ELECTION_RETRY_PERIOD", f"{retry:g}s"),
             f"less than LEADER_ELECTION_RENEW_DEADLINE ({renew:g}s): lease > renew > retry",
         )
-    lease_name = (_first(env, "LEADER_ELECTION_LEASE_NAME") or ("", "mcp-mesh-registry-leader"))[1]
+    lease_name = (_first(env, "LEADER_ELECTION_LEASE_NAME") or ("", defaults.lease_name))[1]
     return LeaderElectionSettings(
         enabled=_bool(env, "ENABLE_LEADER_ELECTION"),
         lease_duration=lease,

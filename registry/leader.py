@@ -29,14 +29,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from registry.config import Settings as RegistrySettings
+from registry.config import LeaderElectionSettings
+from registry.config import Settings as RegistrySettings
 
 log = logging.getLogger("registry.leader")
-
-DEFAULT_LEASE_NAME = "mcp-mesh-registry-leader"
 
 
 class LeaseConflict(Exception):
@@ -54,27 +52,6 @@ class LeaseAPI(Protocol):
 
     def replace(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Replace the Lease; raise LeaseConflict when body's resourceVersion is stale."""
-
-
-@dataclass(frozen=True)
-class ElectionSettings:
-    """Who competes for which Lease, with which timings (seconds)."""
-
-    namespace: str
-    identity: str
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
-    lease_name: str = DEFAULT_LEASE_NAME
-
-    def __post_init__(self) -> None:
-        if not (self.lease_duration > self.renew_deadline > self.retry_period > 0):
-            raise ValueError(
-                "leader election timings must satisfy lease duration > renew deadline > retry period > 0, "
-                f"got {self.lease_duration}s / {self.renew_deadline}s / {self.retry_period}s"
-            )
-        if not self.identity:
-            raise ValueError("leader election needs a non-empty identity")
 
 
 def micro_time(moment: datetime) -> str:
@@ -146,13 +123,19 @@ class LeaderElector:
 
     def __init__(
         self,
-        settings: ElectionSettings,
+        settings: LeaderElectionSettings,
         api: LeaseAPI,
         *,
+        namespace: str,
+        identity: str,
         on_change: Callable[[bool], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not identity:
+            raise ValueError("leader election needs a non-empty identity")
         self.settings = settings
+        self.namespace = namespace
+        self.identity = identity
         self._api = api
         self._on_change = on_change
         self._clock = clock
@@ -195,10 +178,10 @@ class LeaderElector:
         log.info(
             "leader election: %s leading lease %s/%s",
             "started" if leading else "stopped",
-            self.settings.namespace,
+            self.namespace,
             self.settings.lease_name,
             extra={
-                "identity": self.settings.identity,
+                "identity": self.identity,
                 "leading": leading,
                 "leading_since" if leading else "leading_until": micro_time(boundary) if boundary else None,
             },
@@ -213,9 +196,9 @@ class LeaderElector:
         s = self.settings
         now_wall = datetime.now(UTC)
         now = self._clock()
-        current = self._api.get(s.namespace, s.lease_name)
+        current = self._api.get(self.namespace, s.lease_name)
         spec_new = {
-            "holderIdentity": s.identity,
+            "holderIdentity": self.identity,
             "leaseDurationSeconds": max(1, round(s.lease_duration)),
             "acquireTime": micro_time(now_wall),
             "renewTime": micro_time(now_wall),
@@ -225,15 +208,15 @@ class LeaderElector:
             body = {
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
-                "metadata": {"name": s.lease_name, "namespace": s.namespace},
+                "metadata": {"name": s.lease_name, "namespace": self.namespace},
                 "spec": spec_new,
             }
             try:
-                self._api.create(s.namespace, body)
+                self._api.create(self.namespace, body)
             except LeaseConflict:
                 return False
             self._record_observed(spec_new, now)
-            self.holder = s.identity
+            self.holder = self.identity
             self._last_renew, self._last_renew_wall = now, now_wall
             return True
 
@@ -241,10 +224,10 @@ class LeaderElector:
         self._record_observed(spec, now)
         holder = spec.get("holderIdentity") or ""
         self.holder = holder or None
-        if holder and holder != s.identity and self._observed_at + s.lease_duration > now:
+        if holder and holder != self.identity and self._observed_at + s.lease_duration > now:
             return False  # someone else holds an unexpired lease
 
-        if holder == s.identity:
+        if holder == self.identity:
             spec_new["acquireTime"] = spec.get("acquireTime") or spec_new["acquireTime"]
             spec_new["leaseTransitions"] = spec.get("leaseTransitions") or 0
         else:
@@ -256,11 +239,11 @@ class LeaderElector:
             "spec": spec_new,
         }
         try:
-            self._api.replace(s.namespace, s.lease_name, body)
+            self._api.replace(self.namespace, s.lease_name, body)
         except LeaseConflict:
             return False
         self._record_observed(spec_new, now)
-        self.holder = s.identity
+        self.holder = self.identity
         self._last_renew, self._last_renew_wall = now, now_wall
         return True
 
@@ -302,7 +285,7 @@ class LeaderElector:
             if acquired and self._renewed_in_time():  # an attempt slower than the deadline does not count
                 self.last_error = None
                 self._set_leading(True)
-            elif self.holder not in (None, s.identity) or not self.is_leader:
+            elif self.holder not in (None, self.identity) or not self.is_leader:
                 self._set_leading(False)  # someone else holds it, or the renew deadline has passed
             await self._sleep(s.retry_period)
         await self.release()
@@ -338,14 +321,14 @@ class LeaderElector:
 
     def _release_now(self) -> None:
         s = self.settings
-        current = self._api.get(s.namespace, s.lease_name)
-        if current is None or (current.get("spec") or {}).get("holderIdentity") != s.identity:
+        current = self._api.get(self.namespace, s.lease_name)
+        if current is None or (current.get("spec") or {}).get("holderIdentity") != self.identity:
             return
         now_wall = micro_time(datetime.now(UTC))
         spec = {**current["spec"], "holderIdentity": "", "leaseDurationSeconds": 1, "renewTime": now_wall}
         body = {**current, "spec": spec}
-        self._api.replace(s.namespace, s.lease_name, body)
-        log.info("leader election: released lease %s/%s", s.namespace, s.lease_name)
+        self._api.replace(self.namespace, s.lease_name, body)
+        log.info("leader election: released lease %s/%s", self.namespace, s.lease_name)
 
 
 # -- reading the leadership intervals back from the logs ---------------------------------------------------
@@ -493,8 +476,8 @@ class LeaseLeadership:
         return {
             "enabled": True,
             "is_leader": e.is_leader,
-            "identity": e.settings.identity,
-            "lease": f"{e.settings.namespace}/{e.settings.lease_name}",
+            "identity": e.identity,
+            "lease": f"{e.namespace}/{e.settings.lease_name}",
             "holder": e.holder,
             "lease_transitions": e.lease_transitions,
             "error": e.last_error,
@@ -510,13 +493,7 @@ def create_leadership(settings: RegistrySettings) -> LeaseLeadership:
         api_client = kubernetes_api_client()
     except KubernetesUnavailable as exc:
         return LeaseLeadership(None, str(exc))
-    election = ElectionSettings(
-        namespace=settings.pod_namespace,
-        identity=settings.instance_id,
-        lease_duration=le.lease_duration,
-        renew_deadline=le.renew_deadline,
-        retry_period=le.retry_period,
-        lease_name=le.lease_name,
-    )
     request_timeout = min(le.renew_deadline / 2, max(le.retry_period, 1.0))
-    return LeaseLeadership(LeaderElector(election, KubernetesLeaseAPI(api_client, request_timeout)))
+    api = KubernetesLeaseAPI(api_client, request_timeout)
+    elector = LeaderElector(le, api, namespace=settings.pod_namespace, identity=settings.instance_id)
+    return LeaseLeadership(elector)

@@ -1,6 +1,6 @@
 """The one "leadership" object that readiness and the health monitor consult.
 
-With leader election off every replica leads. With it on, ``registry/leader.py`` (issue 6) provides
+With leader election off every replica leads. With it on, ``registry/leader.py`` provides
 an object with the same shape, driven by a Kubernetes Lease.
 """
 

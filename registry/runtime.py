@@ -23,19 +23,12 @@ log = logging.getLogger("registry")
 
 
 def build_leadership(settings: Settings) -> Leadership:
-    """AlwaysLeader when election is off; otherwise the Lease-based object from registry/leader.py."""
+    """AlwaysLeader when election is off; otherwise the Lease-based elector."""
     if not settings.leader_election.enabled:
         return AlwaysLeader()
-    try:
-        from registry import leader
-    except ImportError:
-        leader = None  # type: ignore[assignment]
-    factory = getattr(leader, "create_leadership", None)
-    if factory is None:
-        log.warning("leader election is on but registry.leader has no create_leadership: acting as leader")
-        return AlwaysLeader()
-    built: Leadership = factory(settings)
-    return built
+    from registry.leader import create_leadership  # the Kubernetes client loads only when election is on
+
+    return create_leadership(settings)
 
 
 class RegistryRuntime:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from registry.leader import ElectionSettings, LeaderElector, LeaseConflict
+from registry.config import LeaderElectionSettings
+from registry.leader import LeaderElector, LeaseConflict
 
 
 class FakeLeaseStore:
@@ -65,10 +66,8 @@ class Clock:
 
 
 def elector(store: FakeLeaseStore, clock: Clock, identity: str) -> LeaderElector:
-    settings = ElectionSettings(
-        namespace="mcp-mesh", identity=identity, lease_duration=15, renew_deadline=10, retry_period=2
-    )
-    return LeaderElector(settings, store, clock=clock)
+    settings = LeaderElectionSettings(lease_duration=15, renew_deadline=10, retry_period=2)
+    return LeaderElector(settings, store, namespace="mcp-mesh", identity=identity, clock=clock)
 
 
 def test_first_candidate_creates_the_lease_and_others_wait() -> None:
@@ -149,9 +148,7 @@ async def test_release_lets_another_candidate_take_over_at_once() -> None:
 @pytest.mark.parametrize(("lease", "renew", "retry"), [(10, 10, 2), (15, 2, 2), (15, 10, 0), (5, 10, 2)])
 def test_out_of_order_timings_are_refused(lease: float, renew: float, retry: float) -> None:
     with pytest.raises(ValueError, match="lease duration > renew deadline > retry period"):
-        ElectionSettings(
-            namespace="ns", identity="x", lease_duration=lease, renew_deadline=renew, retry_period=retry
-        )
+        LeaderElectionSettings(lease_duration=lease, renew_deadline=renew, retry_period=retry)
 
 
 def test_without_a_namespace_the_replica_never_leads_and_says_why() -> None:
@@ -239,11 +236,9 @@ async def test_run_leads_renews_and_releases_on_stop() -> None:
     import asyncio
 
     store = FakeLeaseStore()
-    settings = ElectionSettings(
-        namespace="mcp-mesh", identity="registry-0", lease_duration=3, renew_deadline=2, retry_period=0.05
-    )
+    settings = LeaderElectionSettings(lease_duration=3, renew_deadline=2, retry_period=0.05)
     changes: list[bool] = []
-    a = LeaderElector(settings, store, on_change=changes.append)
+    a = LeaderElector(settings, store, namespace="mcp-mesh", identity="registry-0", on_change=changes.append)
     task = asyncio.create_task(a.run())
     for _ in range(100):
         if a.is_leader:
