@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.model import AgentRegistration, DependencySpec, SchemaEntry, endpoint_for
 from registry.resolution import Provider
-from registry.storage.engine import sqlite_sync_engine
+from registry.storage.execution import UnitOfWorkRunner
 from registry.storage.schema import (
     TOPOLOGY_EVENTS,
     agents,
@@ -132,100 +128,30 @@ _REFRESH_UNCHANGED = (
 )
 _LAST_EVENT_ID = sa.select(event_sequence.c.last_event_id).where(event_sequence.c.id == 1)
 
-# MySQL deadlock / lock wait timeout; PostgreSQL serialization failure / deadlock; a duplicate key from a
-# concurrent insert of the same agent (then the retry takes the update path).
-_RETRY_CODES = {"1213", "1205", "40001", "40P01", "1062", "23505"}
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    original = exc.orig
-    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-    if code is None and original is not None and getattr(original, "args", None):
-        code = original.args[0]
-    text = str(exc).lower()
-    return str(code) in _RETRY_CODES or "deadlock" in text or "unique constraint failed: agents" in text
-
 
 class Storage:
-    """The registry's database: every query by name, run as one unit of work per call.
-
-    Each query is plain synchronous SQLAlchemy Core on a ``Connection``. On PostgreSQL and MySQL it runs
-    inside the async engine (``run_sync``); on SQLite it runs in worker threads on the stdlib driver, one
-    thread hop per unit of work instead of one per statement, with all writes in one thread (SQLite
-    allows a single writer).
-    """
+    """The registry's database: every query by name, run as one unit of work per call (see execution.py)."""
 
     def __init__(self, engine: AsyncEngine, database_type: str) -> None:
         self.engine = engine
         self.database_type = database_type
-        self.sync_engine = sqlite_sync_engine(engine) if database_type == "sqlite" else None
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        self._readers = ThreadPoolExecutor(4, thread_name_prefix="sqlite-reader")
-        self.writes_in_flight = 0
-        # SQLite without a file (``:memory:``) runs on the async engine's single connection: one at a time.
-        self._memory_lock = asyncio.Lock() if database_type == "sqlite" and self.sync_engine is None else None
+        self.units = UnitOfWorkRunner(engine, database_type)
+        self.run_read = self.units.read
+        self.transaction = self.units.transaction
 
     @property
     def statement_engine(self) -> sa.Engine:
         """The synchronous engine whose events see every statement (for diagnostics and tests)."""
-        return self.sync_engine if self.sync_engine is not None else self.engine.sync_engine
+        return self.units.statement_engine
 
-    async def run_read(self, work: Callable[[Connection], T]) -> T:
-        """Run a read-only unit of work."""
-        if self.sync_engine is not None:
-            return await asyncio.get_running_loop().run_in_executor(self._readers, self._sync_read, work)
-        if self._memory_lock is not None:
-            async with self._memory_lock, self.engine.connect() as conn:
-                return await conn.run_sync(work)
-        async with self.engine.connect() as conn:
-            return await conn.run_sync(work)
-
-    async def transaction(self, work: Callable[[Connection], T], attempts: int = 6) -> T:
-        """Run work in one write transaction, retrying when the database reports a deadlock or conflict.
-
-        MySQL/MariaDB (gap locks) and PostgreSQL (serialisation) may abort one of two concurrent writers;
-        the loser is simply run again, so callers never see it. Returns after the commit.
-        ``writes_in_flight`` counts the calls under way (a caller notes its own event right after).
-        """
-        self.writes_in_flight += 1
-        try:
-            return await self._transaction(work, attempts)
-        finally:
-            self.writes_in_flight -= 1
-
-    async def _transaction(self, work: Callable[[Connection], T], attempts: int) -> T:
-        for attempt in range(1, attempts + 1):
-            try:
-                if self.sync_engine is not None:
-                    loop = asyncio.get_running_loop()
-                    return await loop.run_in_executor(self._writer, self._sync_write, work)
-                if self._memory_lock is not None:
-                    async with self._memory_lock, self.engine.begin() as conn:
-                        return await conn.run_sync(work)
-                async with self.engine.begin() as conn:
-                    return await conn.run_sync(work)
-            except (OperationalError, IntegrityError) as exc:
-                if attempt == attempts or not _retryable(exc):
-                    raise
-                await asyncio.sleep(random.uniform(0.005, 0.03) * attempt)
-        raise AssertionError("unreachable")
-
-    def _sync_read(self, work: Callable[[Connection], T]) -> T:
-        assert self.sync_engine is not None
-        with self.sync_engine.connect() as conn:
-            return work(conn)
-
-    def _sync_write(self, work: Callable[[Connection], T]) -> T:
-        assert self.sync_engine is not None
-        with self.sync_engine.begin() as conn:
-            return work(conn)
+    @property
+    def writes_in_flight(self) -> int:
+        """Write transactions under way (see ``UnitOfWorkRunner.transaction``)."""
+        return self.units.writes_in_flight
 
     async def close(self) -> None:
         """Release connections and worker threads."""
-        if self.sync_engine is not None:
-            self.sync_engine.dispose()
-        self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
+        await self.units.close()
 
     async def ping(self) -> None:
         """Raise unless the database answers a trivial query."""

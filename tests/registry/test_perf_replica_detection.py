@@ -17,7 +17,7 @@ async def test_an_unknown_event_during_own_writes_is_looked_at_again(registry: H
     await liveness.sync()
     before = liveness.event_watermark
     unknown = await storage.record_event("register", "agent-z", 1.0, {})  # not noted as our own
-    storage.writes_in_flight += 1  # as if our write had committed and not yet noted its event
+    storage.units.writes_in_flight += 1  # as if our write had committed and not yet noted its event
     try:
         await liveness.sync()
         assert liveness.shared_database is False
@@ -26,7 +26,7 @@ async def test_an_unknown_event_during_own_writes_is_looked_at_again(registry: H
         assert liveness.shared_database is True
         assert liveness.event_watermark == unknown
     finally:
-        storage.writes_in_flight -= 1
+        storage.units.writes_in_flight -= 1
 
 
 async def test_a_second_process_is_still_noticed(make_registry: MakeRegistry) -> None:
