@@ -9,6 +9,8 @@ rule violations found by :func:`validate_registration` are semantic errors (HTTP
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -320,3 +322,118 @@ def decode_guide_agent(body: Any) -> AgentRegistration:
         version=version,
         source="guide",
     )
+
+
+# ---- how a registration is stored: the real registry's rules and the words its events carry -------
+
+
+def new_agent_row(reg: AgentRegistration, now: float) -> dict[str, Any]:
+    """The stored agent for a first registration."""
+    return {
+        "agent_id": reg.agent_id,
+        "name": reg.name or reg.agent_id,
+        "agent_type": reg.agent_type,
+        "runtime": reg.runtime,
+        "version": reg.version or None,
+        "description": reg.description or "",
+        "a2a_producer": bool(reg.a2a_producer),
+        "a2a_consumer": bool(reg.a2a_consumer),
+        "http_host": reg.http_host or None,
+        "http_port": reg.http_port or None,
+        "endpoint": reg.endpoint,
+        "namespace": reg.namespace,
+        "status": "healthy",
+        "source": reg.source,
+        "a2a_surfaces": reg.surfaces,
+        "created_at": now,
+        "updated_at": now,
+        "last_full_refresh": now,
+    }
+
+
+def updated_agent_values(reg: AgentRegistration, old: Mapping[str, Any], now: float) -> dict[str, Any]:
+    """The real registry's rule: overwrite metadata only where the request carries a non-default value."""
+    values: dict[str, Any] = {"status": "healthy", "updated_at": now, "last_full_refresh": now}
+    if reg.source == "guide":
+        values.update(
+            endpoint=reg.endpoint,
+            http_host=reg.http_host,
+            http_port=reg.http_port,
+            version=reg.version or None,
+            source="guide",
+        )
+        return values
+    if reg.agent_type != "mcp_agent":
+        values["agent_type"] = reg.agent_type
+    if reg.runtime != "python":
+        values["runtime"] = reg.runtime
+    if reg.name and reg.name != reg.agent_id:
+        values["name"] = reg.name
+    if reg.namespace != "default":
+        values["namespace"] = reg.namespace
+    if reg.version:
+        values["version"] = reg.version
+    host = reg.http_host or old["http_host"]
+    port = reg.http_port or old["http_port"]
+    if reg.http_host:
+        values["http_host"] = reg.http_host
+    if reg.http_port:
+        values["http_port"] = reg.http_port
+    if reg.description is not None:
+        values["description"] = reg.description
+    if reg.a2a_producer is not None:
+        values["a2a_producer"] = reg.a2a_producer
+    if reg.a2a_consumer is not None:
+        values["a2a_consumer"] = reg.a2a_consumer
+    if reg.surfaces is not None:
+        values["a2a_surfaces"] = reg.surfaces
+    values["endpoint"] = endpoint_for(reg.agent_id, host, port)
+    values["source"] = "heartbeat"
+    return values
+
+
+def _seconds_rfc3339(seconds: float) -> str:
+    """RFC 3339 to the second, as the real registry's status hook writes ``detected_at``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def register_event_data(reg: AgentRegistration) -> dict[str, Any]:
+    """The ``register`` event of a first registration."""
+    return {"agent_type": reg.agent_type, "name": reg.name, "version": reg.version}
+
+
+def recovery_event_data(old_status: str, now: float) -> dict[str, Any]:
+    """The ``register`` event of an unhealthy agent that posted again."""
+    return {
+        "description": "Agent recovered to healthy status",
+        "detected_at": _seconds_rfc3339(now),
+        "new_status": "healthy",
+        "old_status": old_status,
+        "reason": "recovery",
+        "source": "status_change_hook",
+        "transition_type": "unhealthy_to_healthy",
+    }
+
+
+def unregister_event_data(agent_type: str, name: str, version: str | None) -> dict[str, Any]:
+    """The ``unregister`` event of a graceful DELETE."""
+    return {
+        "agent_type": agent_type,
+        "name": name,
+        "reason": "graceful_shutdown",
+        "source": "delete_endpoint",
+        "version": version or "",
+    }
+
+
+def unhealthy_event_data(reason: str, now: float) -> dict[str, Any]:
+    """The ``unhealthy`` event the health monitor writes for a silent agent."""
+    return {
+        "description": "Agent health degraded: no heartbeat within the timeout",
+        "detected_at": _seconds_rfc3339(now),
+        "new_status": "unhealthy",
+        "old_status": "healthy",
+        "reason": reason,
+        "source": "status_change_hook",
+        "transition_type": "healthy_to_unhealthy",
+    }

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from registry.model import AgentRegistration, DependencySpec, SchemaEntry, endpoint_for
+from registry.model import (
+    AgentRegistration,
+    DependencySpec,
+    SchemaEntry,
+    new_agent_row,
+    recovery_event_data,
+    register_event_data,
+    unhealthy_event_data,
+    unregister_event_data,
+    updated_agent_values,
+)
 from registry.resolution import Provider
 from registry.storage.execution import UnitOfWorkRunner
 from registry.storage.schema import (
@@ -79,11 +88,6 @@ class AgentFilter:
     fuzzy: bool = False
 
 
-def _seconds_rfc3339(seconds: float) -> str:
-    """RFC 3339 to the second, as the real registry's status hook writes ``detected_at``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
 def dependency_from_json(data: Mapping[str, Any]) -> DependencySpec:
     """Rebuild a stored dependency."""
     tags = tuple(tuple(t) if isinstance(t, list) else t for t in data.get("tags") or ())
@@ -97,8 +101,6 @@ def dependency_from_json(data: Mapping[str, Any]) -> DependencySpec:
         expected_schema_hash=data.get("expectedSchemaHash"),
     )
 
-
-T = TypeVar("T")
 
 # Built once: the hot path of a re-posted, unchanged agent.
 _TOUCH = (
@@ -338,9 +340,9 @@ class Storage:
             # registrations. Two writers of the same new id collide on the primary key and are retried.
             existing = (conn.execute(sa.select(agents).where(agents.c.agent_id == reg.agent_id))).first()
             if existing is None:
-                conn.execute(sa.insert(agents).values(**self._new_agent_row(reg, now), **resolution))
+                conn.execute(sa.insert(agents).values(**new_agent_row(reg, now), **resolution))
             else:
-                values = self._updated_agent_values(reg, dict(existing._mapping), now)
+                values = updated_agent_values(reg, dict(existing._mapping), now)
                 conn.execute(
                     sa.update(agents).where(agents.c.agent_id == reg.agent_id).values(**values, **resolution)
                 )
@@ -353,89 +355,15 @@ class Storage:
             revived = existing is not None and existing.status != "healthy"
             event_id = None
             if (created or revived) and reg.agent_type != "api":
-                data: dict[str, Any] = {
-                    "agent_type": reg.agent_type,
-                    "name": reg.name,
-                    "version": reg.version,
-                }
-                if existing is not None and revived:
-                    data = {
-                        "description": "Agent recovered to healthy status",
-                        "detected_at": _seconds_rfc3339(now),
-                        "new_status": "healthy",
-                        "old_status": existing.status,
-                        "reason": "recovery",
-                        "source": "status_change_hook",
-                        "transition_type": "unhealthy_to_healthy",
-                    }
+                data = (
+                    register_event_data(reg)
+                    if existing is None
+                    else recovery_event_data(existing.status, now)
+                )
                 event_id = self._event(conn, "register", reg.agent_id, reg.name, now, data)
             return SavedRegistration(created, revived, event_id)
 
         return await self.transaction(work)
-
-    @staticmethod
-    def _new_agent_row(reg: AgentRegistration, now: float) -> dict[str, Any]:
-        return {
-            "agent_id": reg.agent_id,
-            "name": reg.name or reg.agent_id,
-            "agent_type": reg.agent_type,
-            "runtime": reg.runtime,
-            "version": reg.version or None,
-            "description": reg.description or "",
-            "a2a_producer": bool(reg.a2a_producer),
-            "a2a_consumer": bool(reg.a2a_consumer),
-            "http_host": reg.http_host or None,
-            "http_port": reg.http_port or None,
-            "endpoint": reg.endpoint,
-            "namespace": reg.namespace,
-            "status": "healthy",
-            "source": reg.source,
-            "a2a_surfaces": reg.surfaces,
-            "created_at": now,
-            "updated_at": now,
-            "last_full_refresh": now,
-        }
-
-    @staticmethod
-    def _updated_agent_values(reg: AgentRegistration, old: Mapping[str, Any], now: float) -> dict[str, Any]:
-        """The real registry's rule: overwrite metadata only where the request carries a non-default value."""
-        values: dict[str, Any] = {"status": "healthy", "updated_at": now, "last_full_refresh": now}
-        if reg.source == "guide":
-            values.update(
-                endpoint=reg.endpoint,
-                http_host=reg.http_host,
-                http_port=reg.http_port,
-                version=reg.version or None,
-                source="guide",
-            )
-            return values
-        if reg.agent_type != "mcp_agent":
-            values["agent_type"] = reg.agent_type
-        if reg.runtime != "python":
-            values["runtime"] = reg.runtime
-        if reg.name and reg.name != reg.agent_id:
-            values["name"] = reg.name
-        if reg.namespace != "default":
-            values["namespace"] = reg.namespace
-        if reg.version:
-            values["version"] = reg.version
-        host = reg.http_host or old["http_host"]
-        port = reg.http_port or old["http_port"]
-        if reg.http_host:
-            values["http_host"] = reg.http_host
-        if reg.http_port:
-            values["http_port"] = reg.http_port
-        if reg.description is not None:
-            values["description"] = reg.description
-        if reg.a2a_producer is not None:
-            values["a2a_producer"] = reg.a2a_producer
-        if reg.a2a_consumer is not None:
-            values["a2a_consumer"] = reg.a2a_consumer
-        if reg.surfaces is not None:
-            values["a2a_surfaces"] = reg.surfaces
-        values["endpoint"] = endpoint_for(reg.agent_id, host, port)
-        values["source"] = "heartbeat"
-        return values
 
     @staticmethod
     def _tool_rows(reg: AgentRegistration) -> list[dict[str, Any]]:
@@ -550,13 +478,7 @@ class Storage:
             if row is None:
                 return None
             conn.execute(sa.update(agents).where(agents.c.agent_id == agent_id).values(status="unhealthy"))
-            data = {
-                "agent_type": row.agent_type,
-                "name": row.name,
-                "reason": "graceful_shutdown",
-                "source": "delete_endpoint",
-                "version": row.version or "",
-            }
+            data = unregister_event_data(row.agent_type, row.name, row.version)
             return self._event(conn, "unregister", agent_id, row.name, now, data)
 
         return await self.transaction(work)
@@ -596,15 +518,7 @@ class Storage:
                     changed.append(row)
             if not changed:
                 return []
-            data = {
-                "description": "Agent health degraded: no heartbeat within the timeout",
-                "detected_at": _seconds_rfc3339(now),
-                "new_status": "unhealthy",
-                "old_status": "healthy",
-                "reason": reason,
-                "source": "status_change_hook",
-                "transition_type": "healthy_to_unhealthy",
-            }
+            data = unhealthy_event_data(reason, now)
             first = self._take_event_ids(conn, len(changed))  # after every agent row: see _take_event_ids
             rows = [
                 {
