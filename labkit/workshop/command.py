@@ -108,7 +108,7 @@ def run_jupyter(options: Options) -> int:
     port = server.choose_port(options.port)
     files, context = reach_cluster(options)
 
-    workshop_config = options.workdir.parent / ".labkit-kube" / "config"
+    workshop_config = record.with_name(record.stem + "-kubeconfig")
     kubeconfig_value = kubeconfig.write_workshop_kubeconfig(workshop_config, files, context, namespace)
     env = lab_environment(kubeconfig_value)
     kernel_dir = kernel.install_kernel(env, replace_foreign=options.fresh)
