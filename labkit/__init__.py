@@ -30,6 +30,7 @@ from labkit.metrics import parse_metrics, plot_metrics, sample_metrics, scrape_m
 from labkit.paths import MANIFESTS, NOTEBOOKS, kubectl_path
 from labkit.records import RECORD_MIME, read_records, record
 from labkit.registry_client import RegistryClient
+from labkit.terminal_steps import try_in_terminal
 from labkit.waiting import sleep
 
 __version__ = "0.1.0"
@@ -68,4 +69,5 @@ __all__ = [
     "select_metric",
     "show",
     "sleep",
+    "try_in_terminal",
 ]

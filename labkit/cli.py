@@ -77,7 +77,15 @@ def jupyter_command(args: argparse.Namespace) -> int:
     """Start JupyterLab on a working copy of the lessons, wired to the cluster, until Ctrl-C."""
     from labkit.workshop.command import Options, jupyter_main
 
-    options = Options(context=args.context, namespace=args.namespace, port=args.port, fresh=args.fresh)
+    options = Options(
+        context=args.context,
+        namespace=args.namespace,
+        port=args.port,
+        fresh=args.fresh,
+        progress=sys.stderr.isatty(),  # a redrawn bar in a log is one line per tick
+    )
+    if args.workdir:
+        options.workdir = Path(args.workdir).resolve()
     return jupyter_main(options)
 
 
@@ -157,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     jupyter.add_argument(
         "--fresh", action="store_true", help="restore the lessons in work/ (discards attendees' edits)"
     )
+    jupyter.add_argument("--workdir", help="the working copy of the lessons (default: work/ in the checkout)")
     jupyter.set_defaults(handler=jupyter_command)
 
     records = commands.add_parser("records", help="print what an executed notebook recorded")

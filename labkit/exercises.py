@@ -10,6 +10,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 
+from labkit.checks import failures_told_by_caller
 from labkit.errors import BadParameter, LabError
 from labkit.records import record
 
@@ -30,6 +31,7 @@ def exercise(name: str, required: bool = False) -> Iterator[None]:
     """
     if not isinstance(name, str) or not name:
         raise BadParameter(f"exercise needs a name, not {name!r}")
+    token = failures_told_by_caller.set(not required)
     try:
         yield
     except LabError as exc:
@@ -38,5 +40,7 @@ def exercise(name: str, required: bool = False) -> Iterator[None]:
         print(f"{NOT_DONE} exercise not done yet: {name} — {exc}")
         record(record_name(name), {"done": False, "hint": str(exc)})
         return
+    finally:
+        failures_told_by_caller.reset(token)
     print(f"{DONE} exercise done: {name}")
     record(record_name(name), {"done": True})

@@ -106,6 +106,7 @@ def run_jupyter(options: Options) -> int:
         print(running.url, flush=True)
         return 0
     port = server.choose_port(options.port)
+    kernel.check_kernel(replace_foreign=options.fresh)
     files, context = reach_cluster(options)
 
     workshop_config = record.with_name(record.stem + "-kubeconfig")

@@ -54,22 +54,30 @@ def foreign_python(kernel_dir: Path) -> str | None:
     return None if Path(python).resolve() == Path(sys.executable).resolve() else python
 
 
+def check_kernel(*, replace_foreign: bool = False) -> None:
+    """Refuse early, before anything changes, when another environment's kernel of this name would win."""
+    winner = winning_kernel_dir()
+    if winner is None or winner.resolve() == own_kernel_dir().resolve() or replace_foreign:
+        return
+    other = foreign_python(winner)
+    if other is not None:
+        raise LabError(
+            f"the kernel {KERNEL_NAME!r} in {winner} runs {other}, another environment, and would be "
+            f"used instead of this one's: remove it (jupyter kernelspec remove {KERNEL_NAME}) "
+            "or run labkit jupyter --fresh to replace it"
+        )
+
+
 def install_kernel(env: Mapping[str, str], *, replace_foreign: bool = False) -> Path:
     """Write (or refresh) the kernel into this environment; return its folder.
 
     A same-named kernel of another environment that Jupyter would pick first is a LabError, unless
     replace_foreign (``--fresh``), which rewrites it to run this environment.
     """
+    check_kernel(replace_foreign=replace_foreign)
     winner = winning_kernel_dir()
     target = own_kernel_dir()
     if winner is not None and winner.resolve() != target.resolve():
-        other = foreign_python(winner)
-        if other is not None and not replace_foreign:
-            raise LabError(
-                f"the kernel {KERNEL_NAME!r} in {winner} runs {other}, another environment, and would be "
-                f"used instead of this one's: remove it (jupyter kernelspec remove {KERNEL_NAME}) "
-                "or run labkit jupyter --fresh to replace it"
-            )
         target = winner
     target.mkdir(parents=True, exist_ok=True)
     (target / "kernel.json").write_text(json.dumps(kernel_spec(env), indent=1) + "\n")

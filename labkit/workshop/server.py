@@ -168,7 +168,7 @@ def start_lab(
     lab = RunningLab(process.pid, port, token, str(workdir), str(log_path))
     started = time.monotonic()
     with progress_bar(
-        total=round(START_TIMEOUT), desc="JupyterLab starting", unit="s", disable=not progress
+        total=round(START_TIMEOUT), desc="JupyterLab starting", unit="s", disable=not progress, leave=False
     ) as bar:
         while not answers(lab, timeout=1.0):
             if process.poll() is not None:

@@ -20,6 +20,7 @@ AGREED_FUNCTIONS = {
     "show": ["command"],
     "exercise": ["name", "required"],
     "sleep": ["seconds", "what"],
+    "try_in_terminal": ["lab", "command", "expect"],
 }
 AGREED_AGENT_FUNCTIONS = {
     "start_agent": ["script", "registry_url", "log_dir", "heartbeat_seconds", "port"],
