@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-BOX = {"linewidth": 1.2, "edgecolor": "#333333"}
+BOX: dict[str, Any] = {"linewidth": 1.2, "edgecolor": "#333333"}
 COLORS = {
     "cluster": "#eef3fb",
     "pod": "#cfe3c9",
