@@ -52,7 +52,14 @@ def local_cluster_kubeconfig(progress: bool) -> str:
             "point at another with --context NAME"
         ) from None
     cluster = LocalCluster()
-    if cluster.is_running():
+    try:
+        running = cluster.is_running()
+    except OSError as exc:
+        raise ClusterUnavailable(
+            f"there is no cluster: the local cluster's state cannot be read ({exc}); "
+            "see `labkit doctor`, or point at another cluster with --context NAME"
+        ) from None
+    if running:
         say(f"the local cluster is running ({cluster.kubeconfig_path})")
         return str(cluster.kubeconfig_path)
     say("the local cluster is not running: starting it")
