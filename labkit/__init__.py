@@ -30,6 +30,7 @@ from labkit.metrics import parse_metrics, plot_metrics, sample_metrics, scrape_m
 from labkit.paths import MANIFESTS, NOTEBOOKS, kubectl_path
 from labkit.records import RECORD_MIME, read_records, record
 from labkit.registry_client import RegistryClient
+from labkit.setups import setup_dev_registry
 from labkit.terminal_steps import try_in_terminal
 from labkit.waiting import sleep
 
@@ -67,6 +68,7 @@ __all__ = [
     "sample_metrics",
     "scrape_metrics",
     "select_metric",
+    "setup_dev_registry",
     "show",
     "sleep",
     "try_in_terminal",

@@ -21,6 +21,7 @@ AGREED_FUNCTIONS = {
     "exercise": ["name", "required"],
     "sleep": ["seconds", "what"],
     "try_in_terminal": ["lab", "command", "expect"],
+    "setup_dev_registry": ["lab", "image", "timeout"],
 }
 AGREED_AGENT_FUNCTIONS = {
     "start_agent": ["script", "registry_url", "log_dir", "heartbeat_seconds", "port"],

@@ -31,6 +31,7 @@ fixed_timings = ("30s", "20s", "2s")  # the troubleshooting fix of the guide
 hiccups = 4  # leader stalls of hiccup_seconds each (local cluster only)
 hiccup_seconds = 2.5
 cleanup = True  # go back to the one-replica dev registry for the next lessons
+solutions = False  # True: the exercises' solutions run too (the test suite does)
 
 # %%
 import os
@@ -49,13 +50,9 @@ lab = lk.connect(cluster=cluster, namespace=namespace)
 STATEFULSET = "statefulset/mcp-mesh-registry"
 SELECTOR = "app.kubernetes.io/name=mcp-mesh-registry"
 IMAGES = {"mcp-mesh/registry": image}
-# Set-up (idempotent): the dev registry of lessons 00-02, so the upgrade below starts where the guide does.
-if lab.exists(STATEFULSET) and lab.get(STATEFULSET)["spec"].get("podManagementPolicy") == "Parallel":
-    lab.delete(STATEFULSET)
-for name in ("namespace-rbac.yaml", "registry-config.yaml", "registry-statefulset-dev.yaml"):
-    lab.apply(lk.MANIFESTS / name, images=IMAGES, namespace=namespace)
-lab.wait_rollout(STATEFULSET, timeout=rollout_timeout)
-lk.check(lab.get(STATEFULSET)["status"].get("readyReplicas") == 1, "starting point: the one-replica dev registry is ready")
+# The dev registry of lessons 00-02 (idempotent), so the upgrade below starts where the guide does.
+dev = lk.setup_dev_registry(lab, image, timeout=rollout_timeout)
+lk.check(dev["status"].get("readyReplicas") == 1, "starting point: the one-replica dev registry is ready")
 
 # %% [markdown]
 # ## 1. The guide's `kubectl apply -f registry-ha.yaml`, over the dev StatefulSet
@@ -341,6 +338,31 @@ else:
 # - timings that leave no room for a hiccup make leadership flap; the guide's 30s / 20s do not.
 #
 # For replicas that share one set of data, see **07-production-postgres**.
+
+# %% [markdown]
+# ## Exercise: the guide's "Try it": scale to 3 replicas and observe leader election
+# The cell below brings the registry down to one replica. Scale it back to three (`kubectl scale
+# statefulset mcp-mesh-registry --replicas=3` in the terminal, or `lab.scale(...)`), watch the Lease
+# (`kubectl get lease mcp-mesh-registry-leader -w`), and put the pod that leads in `leader_now`.
+
+# %%
+lab.scale(STATEFULSET, 1)
+lab.wait_for(lambda: len(lab.pods(SELECTOR)) == 1 and bool(lab.lease_holder(lease_name)), timeout=rollout_timeout)
+leader_now = None  # your answer: the pod that holds the Lease once three replicas run
+
+# %% tags=["solution"]
+if solutions:
+    lab.scale(STATEFULSET, 3)
+    lab.wait_for(leader_ready, timeout=rollout_timeout)
+    leader_now = lab.lease_holder(lease_name)
+
+# %%
+with lk.exercise("scale to 3 replicas and observe leader election", required=solutions):
+    pods_now = lab.pods(SELECTOR)
+    lk.check(lab.get(STATEFULSET)["spec"]["replicas"] == 3 and (pods_now["phase"] == "Running").sum() == 3,
+             "three registry pods run", "kubectl scale statefulset mcp-mesh-registry --replicas=3")
+    lk.check(leader_now == lab.lease_holder(lease_name), f"leader_now names the Lease holder",
+             "kubectl get lease mcp-mesh-registry-leader shows the HOLDER")
 
 # %% [markdown]
 # ## Cleanup

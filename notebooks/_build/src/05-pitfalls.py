@@ -22,6 +22,7 @@ symptom_timeout = 120  # seconds to wait for each symptom to show
 fix_timeout = 120  # seconds for each fix to roll out
 observe_seconds = 15  # how long to watch the leader election flap
 cleanup = True  # remove every pitfall object
+solutions = False  # True: the exercises' solutions run too (the test suite does)
 
 # %%
 import time
@@ -312,6 +313,24 @@ lk.check(transitions_after == transitions_before, f"no leadership change in {obs
 # | 403 on leases | registry log, `kubectl auth can-i` | a RoleBinding to the lease Role |
 # | replicas Pending | FailedScheduling events | preferred anti-affinity, or more nodes |
 # | leadership flapping | registry log, `leaseTransitions` | the guide's timings or longer |
+
+# %% [markdown]
+# ## Exercise: prove a right before you need it
+# May the ServiceAccount `registry-no-lease-rbac` read Secrets in this namespace? Ask the API server in
+# the terminal: `kubectl auth can-i get secrets --as=system:serviceaccount:<namespace>:registry-no-lease-rbac`,
+# and put its answer (True or False) in `may_read_secrets`.
+
+# %%
+may_read_secrets = None  # your answer
+
+# %% tags=["solution"]
+if solutions:
+    may_read_secrets = lab.can_i("get", "secrets", service_account="registry-no-lease-rbac")
+
+# %%
+with lk.exercise("prove a right before you need it", required=solutions):
+    lk.check(may_read_secrets is lab.can_i("get", "secrets", service_account="registry-no-lease-rbac"),
+             "may_read_secrets is what the API server answers", "kubectl auth can-i get secrets --as=...")
 
 # %% [markdown]
 # ## Cleanup

@@ -18,6 +18,7 @@ image = "mcp-mesh/registry:dev"
 rollout_timeout = 180
 agents = 5  # agents registered before the backup
 cleanup = True  # remove the restore registry and the agents of this lesson
+solutions = False  # True: the exercises' solutions run too (the test suite does)
 
 # %%
 import base64
@@ -31,12 +32,7 @@ import labkit as lk
 lab = lk.connect(cluster=cluster, namespace=namespace)
 STATEFULSET = "statefulset/mcp-mesh-registry"
 IMAGES = {"mcp-mesh/registry": image}
-# Set-up (idempotent): the dev registry of lessons 00-02.
-if lab.exists(STATEFULSET) and lab.get(STATEFULSET)["spec"].get("podManagementPolicy") == "Parallel":
-    lab.delete(STATEFULSET)
-for name in ("namespace-rbac.yaml", "registry-config.yaml", "registry-statefulset-dev.yaml"):
-    lab.apply(lk.MANIFESTS / name, images=IMAGES, namespace=namespace)
-lab.wait_rollout(STATEFULSET, timeout=rollout_timeout)
+lk.setup_dev_registry(lab, image, timeout=rollout_timeout)  # lessons 00-02's registry (idempotent)
 forwards = contextlib.ExitStack()
 url = forwards.enter_context(lab.port_forward("svc/mcp-mesh-registry", 8000))
 lk.check(lk.RegistryClient(url).ready(), f"the registry is ready at {url}")
@@ -122,6 +118,25 @@ lk.record("backup_restored_identical", after == before)
 # - restoring into an empty registry reproduces the agents; a damaged snapshot is refused.
 #
 # Keep snapshots somewhere other than the cluster, and the key somewhere other than the snapshots.
+
+# %% [markdown]
+# ## Exercise: mark the restored registry
+# In the terminal, label the restore registry's pod `lab-step=restore`
+# (`kubectl label pod mcp-mesh-registry-restore-0 lab-step=restore`) and list pods by that label
+# (`kubectl get pods -l lab-step=restore`).
+
+# %%
+# your turn: in the terminal, or here
+
+# %% tags=["solution"]
+if solutions:
+    lab.kubectl("label", "pod", "mcp-mesh-registry-restore-0", "lab-step=restore", "--overwrite")
+
+# %%
+with lk.exercise("mark the restored registry", required=solutions):
+    labels = lab.get("pod/mcp-mesh-registry-restore-0")["metadata"].get("labels") or {}
+    lk.check(labels.get("lab-step") == "restore", "the restore registry's pod carries lab-step=restore",
+             "kubectl label pod mcp-mesh-registry-restore-0 lab-step=restore")
 
 # %% [markdown]
 # ## Cleanup
