@@ -273,7 +273,7 @@ def election_log_lines() -> list[str]:
     return lines
 
 
-time.sleep(observe_seconds)
+lk.sleep(observe_seconds, "watching the election flap")
 flaps = election_log_lines()
 print(f"{len(flaps)} step-downs or failed renewals in {observe_seconds}s, e.g.:")
 print("\n".join(flaps[:5]))
@@ -298,7 +298,7 @@ def one_steady_leader() -> bool:
 
 lab.wait_for(one_steady_leader, timeout=fix_timeout)
 transitions_before = lab.lease("registry-tight-election").get("leaseTransitions", 0)
-time.sleep(observe_seconds)
+lk.sleep(observe_seconds, "watching the leadership stay put")
 transitions_after = lab.lease("registry-tight-election").get("leaseTransitions", 0)
 lk.check(transitions_after == transitions_before, f"no leadership change in {observe_seconds}s with the guide's timings")
 

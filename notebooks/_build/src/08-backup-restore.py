@@ -23,9 +23,7 @@ solutions = False  # True: the exercises' solutions run too (the test suite does
 # %%
 import base64
 import contextlib
-import copy
 
-import yaml
 
 import labkit as lk
 
@@ -75,16 +73,9 @@ lk.record("backup_bytes", len(blob))
 # for the main registry's Lease.
 
 # %%
-docs = [d for d in yaml.safe_load_all((lk.MANIFESTS / "registry-statefulset-dev.yaml").read_text()) if d]
-restore_sts = copy.deepcopy(next(d for d in docs if d["kind"] == "StatefulSet"))
-restore_svc = copy.deepcopy(next(d for d in docs if d["metadata"]["name"] == "mcp-mesh-registry-headless"))
-labels = {"app.kubernetes.io/name": "mcp-mesh-registry-restore"}
-restore_svc["metadata"].update(name="mcp-mesh-registry-restore", labels=labels)
-restore_svc["spec"]["selector"] = labels
-restore_sts["metadata"].update(name="mcp-mesh-registry-restore", labels=labels)
-restore_sts["spec"].update(serviceName="mcp-mesh-registry-restore", selector={"matchLabels": labels})
-restore_sts["spec"]["template"]["metadata"]["labels"] = labels
-restore_sts["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "ENABLE_LEADER_ELECTION", "value": "false"})
+from labkit.setups import restore_registry
+
+restore_svc, restore_sts = restore_registry("mcp-mesh-registry-restore")
 lab.apply([restore_svc, restore_sts], images=IMAGES, namespace=namespace)
 lab.wait_rollout("statefulset/mcp-mesh-registry-restore", timeout=rollout_timeout)
 target_url = forwards.enter_context(lab.port_forward("pod/mcp-mesh-registry-restore-0", 8000))
