@@ -56,14 +56,15 @@ def wait_for(
     check_timeout(timeout)
     if callable(ref_or_selector):
         fn = ref_or_selector
+        name = condition_name(fn)
 
         def call_probe() -> tuple[bool, str]:
             value = fn()
-            return bool(value), f"{getattr(fn, '__name__', 'condition')} returned {value!r}"
+            return bool(value), f"{name} returned {value!r}"
 
         poll(
             call_probe,
-            getattr(fn, "__name__", "a condition"),
+            name,
             timeout,
             progress=progress,
             describe_failure=lambda: account(lab, None),
@@ -173,6 +174,12 @@ def account(lab: Lab, selector: str | None) -> str:
     newest = (related if selector and not related.empty else events).tail(3)
     event_text = " | ".join(f"{e.object} {e.reason}: {e.message}" for e in newest.itertuples())
     return f"pods: {pod_text or 'none'}; newest events: {event_text or 'none'}"
+
+
+def condition_name(fn: Callable[..., Any]) -> str:
+    """A callable's name for progress and errors ("a condition" for a lambda)."""
+    name = str(getattr(fn, "__name__", ""))
+    return name if name and name != "<lambda>" else "a condition"
 
 
 def describe(condition: Condition) -> str:

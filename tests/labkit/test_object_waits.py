@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import LabError
-from labkit.object_waits import describe, fail_fast, holds
+from labkit.object_waits import condition_name, describe, fail_fast, holds
 
 
 def crashing(name: str) -> dict[str, object]:
@@ -38,3 +38,11 @@ def test_fail_fast_ends_on_a_listed_reason_only() -> None:
     fail_fast([crashing("a")], ())
     with pytest.raises(LabError, match=r"pod/a is CrashLoopBackOff"):
         fail_fast([crashing("a")], ("CrashLoopBackOff",))
+
+
+def test_a_lambda_is_a_condition_and_a_function_keeps_its_name() -> None:
+    def leader_ready() -> bool:
+        return True
+
+    assert condition_name(leader_ready) == "leader_ready"
+    assert condition_name(lambda: True) == "a condition"
