@@ -26,6 +26,7 @@ def test_an_undone_exercise_prints_the_hint_and_goes_on(
     out = capsys.readouterr().out
     assert "○ exercise not done yet: scale the registry — 3 replicas ready — lab.scale(" in out
     assert "Traceback" not in out
+    assert "✗" not in out  # the exercise's line tells it, not a failed check of its own
     assert shown == [
         {
             "name": "exercise_scale_the_registry",
@@ -46,9 +47,13 @@ def test_a_done_exercise_is_recorded(
     assert shown[0]["value"] == {"done": True}
 
 
-def test_a_required_exercise_fails_like_a_check(shown: list[dict[str, object]]) -> None:
+def test_a_required_exercise_fails_like_a_check(
+    capsys: pytest.CaptureFixture[str], shown: list[dict[str, object]]
+) -> None:
     with pytest.raises(lk.CheckFailed, match="hint here"), lk.exercise("x", required=True):
         lk.check(False, "x", "hint here")
+    assert "✗ x — hint here" in capsys.readouterr().out
+    lk.check(True, "checks outside an exercise print as before")
 
 
 def test_a_missing_object_is_not_done_yet_too(

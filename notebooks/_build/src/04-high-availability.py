@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 04 · High availability: three replicas and leader election
 #
+# *Takes about 3.0 min on the local cluster when run top to bottom (measured on 2 cores), plus your time to read, type and do the exercise.*
+#
 # The guide's step 5 and its "try it": scale the registry to three replicas and watch leader
 # election. `registry-ha.yaml` is the kit's complete version of the guide's fragment.
 #

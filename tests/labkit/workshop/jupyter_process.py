@@ -16,6 +16,8 @@ from pathlib import Path
 from queue import Empty, Queue
 from typing import Any
 
+import httpx
+
 URL = re.compile(r"^(http://127\.0\.0\.1:\d+/lab\?token=\w+)$")
 START_TIMEOUT = 300.0
 
@@ -117,3 +119,7 @@ def labkit_jupyter(env: dict[str, str], *args: str) -> Iterator[JupyterRun]:
         run.drain()
     assert process.returncode == 0, run.lines
     assert "labkit jupyter: JupyterLab stopped" in run.lines, run.lines
+    if run.url:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(run.base, timeout=2)
+            raise AssertionError(f"JupyterLab still answers at {run.base} after Ctrl-C")
