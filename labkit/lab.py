@@ -160,7 +160,6 @@ class Lab:
                 lambda: ((current := phase()) != "Terminating", current),
                 f"namespace {self.namespace} to finish terminating",
                 timeout,
-                progress=False,
             )
 
     def _wait_default_service_account(self, timeout: float = 60) -> None:
@@ -332,7 +331,7 @@ class Lab:
                 ]
                 return not left, f"waiting for {', '.join(left)}" if left else "gone"
 
-            poll(gone, f"{names} to be deleted", timeout, interval=0.5, progress=False)
+            poll(gone, f"{names} to be deleted", timeout, interval=0.5)
 
     # -- reading ------------------------------------------------------------------------------------
 

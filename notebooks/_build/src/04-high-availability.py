@@ -249,8 +249,10 @@ def redeploy(lease: str, renew: str, retry: str) -> None:
 
 if failover.find_registry_process(lab, lab.lease_holder(lease_name)) is not None:
     redeploy(*tight_timings)
-    flaps_tight = failover.stall_the_leader(lab, lease_name, hiccups, hiccup_seconds)
+    with failover.LeaseWatch(lab, lease_name, SELECTOR) as tight_watch:  # the leader changes, as a picture
+        flaps_tight = failover.stall_the_leader(lab, lease_name, hiccups, hiccup_seconds)
     print(f"timings {'/'.join(tight_timings)}: {hiccups} hiccups of {hiccup_seconds}s -> {flaps_tight} leader changes")
+    failover.plot_timeline(tight_watch.frame()).axes[0].set_title(f"Lease holder with timings {'/'.join(tight_timings)}: each hiccup moves it");
     lk.check(flaps_tight >= 1, f"too-tight timings flap: leaseTransitions rose by {flaps_tight}")
     lk.check(not failover.leaders_at_once(lab, SELECTOR), "even while flapping, no two replicas led at the same time (from their logs)")
     redeploy(*fixed_timings)
