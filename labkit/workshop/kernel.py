@@ -33,12 +33,17 @@ def kernel_spec(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
-def winning_kernel_dir() -> Path | None:
-    """The folder Jupyter would take the kernel from (the first on its data path), if any."""
+def kernel_search_path() -> list[Path]:
+    """Jupyter's kernel folders, first wins: $JUPYTER_PATH, the user's, this environment's, the system's."""
     from jupyter_core.paths import jupyter_path
 
-    for folder in jupyter_path("kernels"):
-        candidate = Path(folder) / KERNEL_NAME
+    return [Path(folder) for folder in jupyter_path("kernels")]
+
+
+def winning_kernel_dir() -> Path | None:
+    """The folder Jupyter would take the kernel from (the first on its data path), if any."""
+    for folder in kernel_search_path():
+        candidate = folder / KERNEL_NAME
         if (candidate / "kernel.json").is_file():
             return candidate
     return None

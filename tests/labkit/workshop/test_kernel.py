@@ -14,16 +14,17 @@ from labkit.workshop import kernel
 
 @pytest.fixture
 def jupyter_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private Jupyter data path in front of every other (JUPYTER_PATH comes first)."""
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "front"))
-    monkeypatch.setattr(
-        kernel, "own_kernel_dir", lambda: tmp_path / "prefix" / "kernels" / kernel.KERNEL_NAME
-    )
+    """A private kernel search path: a folder in front (as $JUPYTER_PATH or the user's would be), then
+    this environment's; the real environment's kernel is never touched."""
+    search = [tmp_path / "front" / "kernels", tmp_path / "prefix" / "kernels"]
+    monkeypatch.setattr(kernel, "kernel_search_path", lambda: search)
+    monkeypatch.setattr(kernel, "own_kernel_dir", lambda: search[1] / kernel.KERNEL_NAME)
     return tmp_path
 
 
 def test_installs_this_python_with_the_labs_environment(jupyter_dirs: Path) -> None:
     folder = kernel.install_kernel({"KUBECONFIG": "/k", "PATH": "/venv/bin:/usr/bin"})
+    assert folder == jupyter_dirs / "prefix" / "kernels" / kernel.KERNEL_NAME
     spec = json.loads((folder / "kernel.json").read_text())
     assert spec["argv"][0] == sys.executable
     assert spec["display_name"] == "MCP Mesh lab"
