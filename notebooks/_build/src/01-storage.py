@@ -151,6 +151,7 @@ if solutions:
 
 # %%
 with lk.exercise("a claim of your own", required=solutions):
+    lk.check(lab.exists("pvc/scratch"), "pvc/scratch exists", "kubectl apply -f - with kind: PersistentVolumeClaim, name scratch")
     scratch = lab.get("pvc/scratch")
     lk.check(scratch["spec"]["resources"]["requests"]["storage"] == "10Mi", "pvc/scratch asks for 10Mi", "spec.resources.requests.storage: 10Mi")
     expected = "Pending" if binding_mode == "WaitForFirstConsumer" else "Bound"
