@@ -154,6 +154,7 @@ def test_lesson_00_runs_in_jupyterlab_and_a_terminal_reaches_the_cluster(
                 assert any(line.startswith(expected) for line in shown), (expected, shown)
             assert not [line for line in shown if line.startswith("✗")], shown
             assert "○ exercise not done yet" in text
+            assert page.get_by_text("Jupyter news").count() == 0, "JupyterLab asked about news"
 
             page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
             page.locator(".lm-Menu-itemLabel").get_by_text("New", exact=True).hover()
