@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: lab test lint env-lab env-test clean
+.PHONY: lab test lint browser env-lab env-test clean
 
 $(VENV)/.python-ok:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: found " + sys.version.split()[0])'
@@ -27,7 +27,14 @@ lint: env-test
 	$(BIN)/ruff format --check registry labkit tests bench
 	$(BIN)/mypy
 
-test: lint
+# The browser test drives Debian's Chromium headless; as root it is installed from Debian's packages.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "make: the browser test needs Chromium: sudo apt-get install chromium"; fi
+
+test: lint browser
 	$(BIN)/python -m pytest
 
 clean:

@@ -8,6 +8,7 @@ with lab.port_forward("svc/mcp-mesh-registry", 8000) as url:
     lk.check(lk.RegistryClient(url).health()["status"] == "healthy", "the registry is healthy")
 """
 
+from labkit import agents
 from labkit.checks import check, expect_failure, show
 from labkit.errors import (
     BadParameter,
@@ -22,12 +23,16 @@ from labkit.errors import (
     RegistryUnavailable,
     WaitTimeout,
 )
+from labkit.exercises import exercise
 from labkit.lab import Lab, connect
 from labkit.load import LoadResult, load_test
 from labkit.metrics import parse_metrics, plot_metrics, sample_metrics, scrape_metrics, select_metric
 from labkit.paths import MANIFESTS, NOTEBOOKS, kubectl_path
 from labkit.records import RECORD_MIME, read_records, record
 from labkit.registry_client import RegistryClient
+from labkit.setups import setup_dev_registry
+from labkit.terminal_steps import try_in_terminal
+from labkit.waiting import sleep
 
 __version__ = "0.1.0"
 
@@ -49,8 +54,10 @@ __all__ = [
     "RegistryError",
     "RegistryUnavailable",
     "WaitTimeout",
+    "agents",
     "check",
     "connect",
+    "exercise",
     "expect_failure",
     "kubectl_path",
     "load_test",
@@ -61,5 +68,8 @@ __all__ = [
     "sample_metrics",
     "scrape_metrics",
     "select_metric",
+    "setup_dev_registry",
     "show",
+    "sleep",
+    "try_in_terminal",
 ]

@@ -73,6 +73,22 @@ def run_command(args: argparse.Namespace) -> int:
     return 0 if all(r.status == "passed" for r in results) else 1
 
 
+def jupyter_command(args: argparse.Namespace) -> int:
+    """Start JupyterLab on a working copy of the lessons, wired to the cluster, until Ctrl-C."""
+    from labkit.workshop.command import Options, jupyter_main
+
+    options = Options(
+        context=args.context,
+        namespace=args.namespace,
+        port=args.port,
+        fresh=args.fresh,
+        progress=sys.stderr.isatty(),  # a redrawn bar in a log is one line per tick
+    )
+    if args.workdir:
+        options.workdir = Path(args.workdir).resolve()
+    return jupyter_main(options)
+
+
 def records_command(args: argparse.Namespace) -> int:
     """Print what an executed notebook recorded, as JSON."""
     from labkit.records import read_records
@@ -135,6 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.set_defaults(handler=run_command)
+
+    jupyter = commands.add_parser(
+        "jupyter", help="JupyterLab on a working copy of the lessons, wired to the cluster (Ctrl-C stops it)"
+    )
+    jupyter.add_argument(
+        "--context", help="a kube context (kind-kind, minikube, ...) instead of the local cluster"
+    )
+    jupyter.add_argument(
+        "--namespace", "-n", default="mcp-mesh", help="the lab's namespace (default mcp-mesh)"
+    )
+    jupyter.add_argument("--port", type=int, help="JupyterLab's port on 127.0.0.1 (default: a free one)")
+    jupyter.add_argument(
+        "--fresh", action="store_true", help="restore the lessons in work/ (discards attendees' edits)"
+    )
+    jupyter.add_argument("--workdir", help="the working copy of the lessons (default: work/ in the checkout)")
+    jupyter.set_defaults(handler=jupyter_command)
 
     records = commands.add_parser("records", help="print what an executed notebook recorded")
     records.add_argument("notebook", help="path of an executed notebook")

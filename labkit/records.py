@@ -9,8 +9,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from labkit.errors import BadParameter, LabError
 
 RECORD_MIME = "application/vnd.labkit.record+json"
@@ -50,6 +48,8 @@ def record(name: str, value: Any) -> None:
 
 def read_records(notebook_path: str | os.PathLike[str]) -> dict[str, Any]:
     """Every value a notebook recorded, by name (a later record of a name wins)."""
+    import nbformat  # only reading needs it, and importing it costs seconds (jsonschema) in every kernel
+
     path = Path(notebook_path)
     if not path.is_file():
         raise LabError(f"notebook {str(path)!r} does not exist")

@@ -11,7 +11,7 @@ from typing import Any
 
 from labkit.errors import BadParameter, LabError
 from labkit.paths import NOTEBOOKS, REPO_ROOT
-from labkit.progress import progress_bar
+from labkit.progress import line_progress, progress_bar
 from labkit.progress import write as write_line
 from labkit.records import read_records
 
@@ -74,16 +74,17 @@ def run_notebook(
     started = time.monotonic()
     status, error = "passed", ""
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=parameters,
-            kernel_name=kernel,
-            cwd=str(notebook.parent),
-            progress_bar=False,
-            execution_timeout=int(cell_timeout) if cell_timeout else None,
-            extra_arguments=KERNEL_ARGUMENTS,
-        )
+        with line_progress():
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=parameters,
+                kernel_name=kernel,
+                cwd=str(notebook.parent),
+                progress_bar=False,
+                execution_timeout=int(cell_timeout) if cell_timeout else None,
+                extra_arguments=KERNEL_ARGUMENTS,
+            )
     except Exception as exc:  # papermill raises for cell errors, timeouts and dead kernels alike
         status, error = "failed", failure_text(exc)
     duration = time.monotonic() - started

@@ -18,6 +18,19 @@ def check_timeout(timeout: object) -> float:
     return float(timeout)
 
 
+def sleep(seconds: float, what: str, *, progress: bool = True) -> None:
+    """Wait a fixed time with a progress bar saying what for (a silent pause looks like a hang)."""
+    seconds = check_timeout(seconds)
+    if not isinstance(what, str):
+        raise BadParameter(f"sleep needs a string saying what it waits for, not {what!r}")
+    deadline = time.monotonic() + seconds
+    with progress_bar(total=round(seconds), desc=what, unit="s", disable=not progress, leave=False) as bar:
+        while (remaining := deadline - time.monotonic()) > 0:
+            time.sleep(min(1.0, remaining))
+            bar.n = min(round(seconds - max(remaining - 1.0, 0)), bar.total)
+            bar.refresh()
+
+
 def poll(
     probe: Probe,
     what: str,

@@ -2,7 +2,8 @@
 
 A source is a Python file in the "percent" format: cells start with a line ``# %%``; ``# %% [markdown]``
 starts a Markdown cell whose lines are written as comments (``# text``); ``# %% tags=["parameters"]``
-tags a code cell. The notebooks come out without outputs, execution counts or kernel-specific
+tags a code cell; a cell tagged ``solution`` (an exercise's solution) comes out with its source collapsed in
+JupyterLab. The notebooks come out without outputs, execution counts or kernel-specific
 metadata, with stable cell ids, so rebuilding an unchanged source changes nothing.
 
     python notebooks/_build/build_notebooks.py           # write every notebook
@@ -56,7 +57,9 @@ def build(source_path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.v4.new_notebook(metadata=METADATA)
     stem = source_path.stem
     for index, (kind, tags, source) in enumerate(parse_cells(source_path.read_text())):
-        metadata = {"tags": tags} if tags else {}
+        metadata: dict[str, object] = {"tags": tags} if tags else {}
+        if "solution" in tags:
+            metadata["jupyter"] = {"source_hidden": True}
         cell_id = f"{stem[:48]}-{index:02d}"
         if kind == "markdown":
             cell = nbformat.v4.new_markdown_cell(source, metadata=metadata, id=cell_id)

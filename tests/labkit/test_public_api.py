@@ -18,6 +18,15 @@ AGREED_FUNCTIONS = {
     "record": ["name", "value"],
     "read_records": ["notebook_path"],
     "show": ["command"],
+    "exercise": ["name", "required"],
+    "sleep": ["seconds", "what"],
+    "try_in_terminal": ["lab", "command", "expect"],
+    "setup_dev_registry": ["lab", "image", "timeout"],
+}
+AGREED_AGENT_FUNCTIONS = {
+    "start_agent": ["script", "registry_url", "log_dir", "heartbeat_seconds", "port"],
+    "call_tool": ["agent", "tool"],
+    "call_tool_async": ["agent", "tool"],
 }
 AGREED_LAB_METHODS = {
     "ensure_namespace": [],
@@ -69,6 +78,13 @@ def test_lab_methods_keep_their_names_and_leading_parameters() -> None:
     for name, parameters in AGREED_LAB_METHODS.items():
         assert leading_parameters(getattr(lk.Lab, name), len(parameters)) == parameters, name
     assert isinstance(lk.Lab.kubeconfig, property)
+
+
+def test_agents_are_exported_with_their_launcher() -> None:
+    assert "agents" in lk.__all__
+    for name, parameters in AGREED_AGENT_FUNCTIONS.items():
+        assert leading_parameters(getattr(lk.agents, name), len(parameters)) == parameters, name
+    assert {"name", "proc", "port", "log_path"} <= set(inspect.signature(lk.agents.MeshAgent).parameters)
 
 
 def test_registry_client_keeps_its_methods() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,32 @@ def test_triggers_permissions_and_time_limit() -> None:
     assert 0 < data["jobs"]["lab"]["timeout-minutes"] <= 90
 
 
-def test_every_step_is_named_and_every_action_pinned_to_a_version() -> None:
+def test_every_step_is_named_and_every_action_pinned_to_a_commit() -> None:
     for s in steps():
         assert s.get("name"), s
         assert ("uses" in s) != ("run" in s), s
         if "uses" in s:
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+(\.\d+)*", s["uses"]), s["uses"]
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", s["uses"]), s["uses"]
+    for line in WORKFLOW.read_text().splitlines():
+        if "uses:" in line:
+            assert re.search(r"@[0-9a-f]{40}  # v\d+(\.\d+)*$", line), f"no version comment: {line}"
+
+
+def test_the_checkout_keeps_no_credentials() -> None:
+    checkout = step("Check out")
+    assert checkout["with"]["persist-credentials"] is False
+
+
+def test_zizmor_finds_nothing() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "zizmor"), "--offline", "--no-progress", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
 
 
 def test_the_image_is_built_loaded_and_used_with_one_unique_tag() -> None:

@@ -10,6 +10,8 @@ from typing import Any
 import nbformat
 import papermill
 
+from labkit.progress import line_progress
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUNS_VARIABLE = "LABKIT_TEST_RUNS_DIR"
 
@@ -46,16 +48,17 @@ def execute(
     output = output_dir / (name or notebook.name)
     print(f"executed copy: {output}")
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=parameters,
-            kernel_name="python3",
-            language="python",
-            cwd=str(notebook.parent),
-            progress_bar=False,
-            execution_timeout=int(cell_timeout),
-        )
+        with line_progress():
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=parameters,
+                kernel_name="python3",
+                language="python",
+                cwd=str(notebook.parent),
+                progress_bar=False,
+                execution_timeout=int(cell_timeout),
+            )
     except Exception as exc:  # cell errors, cell timeouts and dead kernels all end the run
         where = failing_cell(output) if output.exists() else f"{exc}"
         summary = f"{notebook.name} failed ({type(exc).__name__}); executed copy {output}"

