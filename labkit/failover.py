@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from labkit.errors import LabError
+from labkit.errors import LabError, RegistryUnavailable
+from labkit.metrics import scrape_metrics
 from labkit.waiting import poll, sleep
 
 if TYPE_CHECKING:
@@ -38,6 +39,32 @@ def leader_ready(lab: Lab, replicas: int, lease_name: str, selector: str = SELEC
     holder = lab.lease_holder(lease_name)
     running = (pods["phase"] == "Running").sum() == replicas
     return bool(running and holder and pods.set_index("name").get("ready", {}).get(holder, False))
+
+
+def leader_flags(
+    lab: Lab, selector: str = SELECTOR, port: int = 9090, timeout: float = 60.0, progress: bool = True
+) -> dict[str, float]:
+    """Each replica's ``mcp_registry_leader``, scraped from its metrics port through a port-forward.
+
+    A replica can be Running before its server listens (it migrates its database first), so a pod whose
+    port does not answer yet is tried again until ``timeout``.
+    """
+    flags: dict[str, float] = {}
+
+    def scrape_the_rest() -> tuple[bool, str]:
+        waiting = [pod for pod in sorted(lab.pods(selector)["name"]) if pod not in flags]
+        for pod in waiting:
+            try:
+                with lab.port_forward(f"pod/{pod}", port) as url:
+                    frame = scrape_metrics(url)
+            except RegistryUnavailable:
+                continue
+            flags[pod] = float(frame[frame["name"] == "mcp_registry_leader"]["value"].sum())
+        missing = [pod for pod in waiting if pod not in flags]
+        return not missing, f"waiting for {', '.join(missing)}" if missing else "all scraped"
+
+    poll(scrape_the_rest, f"metrics of every replica on port {port}", timeout, progress=progress)
+    return flags
 
 
 def wait_fine(condition: Callable[[], bool], what: str, timeout: float) -> None:

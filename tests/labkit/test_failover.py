@@ -115,3 +115,74 @@ def test_the_watch_frame_has_a_row_per_pod_and_sample() -> None:
         {"t": 0.0, "pod": "r-0", "ready": True, "leader": True},
         {"t": 0.0, "pod": "r-1", "ready": False, "leader": False},
     ]
+
+
+class MetricsPods:
+    """A stand-in Lab: each "pod" is a real loopback HTTP server; one of them starts listening late."""
+
+    def __init__(self, flags: dict[str, float], late: str) -> None:
+        import contextlib
+        import http.server
+        import socket
+        import threading
+
+        self.flags, self.late, self.tries = flags, late, 0
+        self.ports: dict[str, int] = {}
+        self.servers: list[http.server.HTTPServer] = []
+        self._contextlib = contextlib
+        for pod, value in flags.items():
+            body = f"# TYPE mcp_registry_leader gauge\nmcp_registry_leader {value}\n".encode()
+
+            class Handler(http.server.BaseHTTPRequestHandler):
+                def do_GET(self, body: bytes = body) -> None:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+                def log_message(self, *_args: object) -> None:
+                    pass
+
+            if pod == late:  # a port nobody listens on yet
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", 0))
+                    self.ports[pod] = probe.getsockname()[1]
+                self._late_handler = Handler
+                continue
+            server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+            self.ports[pod] = server.server_address[1]
+            self.servers.append(server)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def pods(self, _selector: str) -> pd.DataFrame:
+        return pd.DataFrame({"name": sorted(self.flags)})
+
+    def port_forward(self, ref: str, _port: int) -> object:
+        import http.server
+        import threading
+
+        pod = ref.split("/", 1)[1]
+        if pod == self.late:
+            self.tries += 1
+            if self.tries == 3:  # the late pod's server comes up on the third look
+                server = http.server.HTTPServer(("127.0.0.1", self.ports[pod]), self._late_handler)
+                self.servers.append(server)
+                threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self._contextlib.nullcontext(f"http://127.0.0.1:{self.ports[pod]}")
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+
+
+def test_leader_flags_wait_for_a_replica_whose_server_is_not_up_yet() -> None:
+    from labkit.failover import leader_flags
+
+    lab = MetricsPods({"r-0": 1.0, "r-1": 0.0, "r-2": 0.0}, late="r-2")
+    try:
+        flags = leader_flags(lab, timeout=30, progress=False)  # type: ignore[arg-type]
+    finally:
+        lab.close()
+    assert flags == {"r-0": 1.0, "r-1": 0.0, "r-2": 0.0}
+    assert lab.tries == 3, "the late replica was tried until it answered"

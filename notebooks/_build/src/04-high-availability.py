@@ -107,11 +107,7 @@ lk.check(lease.get("leaseDurationSeconds") == 15, "the Lease carries the guide's
 # Each replica exports `mcp_registry_leader` (1 on the leader): scrape every pod directly.
 
 # %%
-leader_metric = {}
-for pod in sorted(pods["name"]):
-    with lab.port_forward(f"pod/{pod}", 9090) as metrics_url:
-        df = lk.scrape_metrics(metrics_url)
-    leader_metric[pod] = float(df[df["name"] == "mcp_registry_leader"]["value"].sum())
+leader_metric = failover.leader_flags(lab)  # through `kubectl port-forward pod/<name> 9090`, one pod at a time
 print(leader_metric)
 lk.check(sorted(p for p, v in leader_metric.items() if v == 1.0) == [leader], "exactly one pod reports mcp_registry_leader 1, the lease holder")
 
