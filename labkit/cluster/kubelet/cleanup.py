@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
+RUNTIME_CGROUP = "runtime"
 
 
 def cgroup_dirs(root_name: str) -> list[Path]:
@@ -29,14 +30,25 @@ def cgroup_dirs(root_name: str) -> list[Path]:
 
 
 def create_cgroup_root(root_name: str) -> None:
-    """Make the node's cgroup folders (the kubelet requires its cgroup root to exist)."""
+    """Make the node's cgroup folders and its ``runtime`` child (the kubelet requires its cgroup root to
+    exist; containerd and its shims live in ``runtime``, so ``down`` finds the shims by cgroup)."""
     for directory in cgroup_dirs(root_name):
-        directory.mkdir(exist_ok=True)
-        if directory.parent.name == "cpuset":
-            for name in ("cpuset.cpus", "cpuset.mems"):
-                target = directory / name
-                if target.exists() and not target.read_text().strip():
-                    target.write_text((directory.parent / name).read_text())
+        for folder in (directory, directory / RUNTIME_CGROUP):
+            folder.mkdir(exist_ok=True)
+            if directory.parent.name == "cpuset":
+                for name in ("cpuset.cpus", "cpuset.mems"):
+                    target = folder / name
+                    if target.exists() and not target.read_text().strip():
+                        target.write_text((folder.parent / name).read_text())
+
+
+def move_to_runtime_cgroup(root_name: str, pid: int) -> None:
+    """Put a process (containerd) into the node's ``runtime`` cgroup in every hierarchy."""
+    for directory in cgroup_dirs(root_name):
+        procs = directory / RUNTIME_CGROUP / "cgroup.procs"
+        if procs.exists():
+            with contextlib.suppress(OSError):
+                procs.write_text(str(pid))
 
 
 def cgroup_pids(root_name: str) -> set[int]:
@@ -51,12 +63,13 @@ def cgroup_pids(root_name: str) -> set[int]:
     return pids
 
 
-def kill_cgroup_processes(root_name: str, timeout: float = 10.0) -> int:
-    """SIGKILL every process in the node's cgroups until none is left; returns how many were signalled."""
+def kill_cgroup_processes(root_name: str, timeout: float = 10.0, spare: frozenset[int] = frozenset()) -> int:
+    """SIGKILL every process in the node's cgroups but ``spare`` until none is left; returns how many
+    were signalled."""
     signalled: set[int] = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = cgroup_pids(root_name)
+        pids = cgroup_pids(root_name) - spare
         if not pids:
             break
         for pid in pids:

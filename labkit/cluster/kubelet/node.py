@@ -132,7 +132,10 @@ class KubeletNode:
         self._start("image-registry", [*registry, str(REGISTRY_PORT), str(images_dir())], env)
 
         write_containerd_files(layout, tools, network)
-        self._start("containerd", in_namespace(network, containerd_command(layout, tools)), tools.env(env))
+        containerd = self._start(
+            "containerd", in_namespace(network, containerd_command(layout, tools)), tools.env(env)
+        )
+        cleanup.move_to_runtime_cgroup(cgroup_root(network), containerd.pid)
         wait_until(self._containerd_ready(tools), "containerd", timeout, self.dead_helper)
         self.import_images(tools)
 
@@ -189,12 +192,17 @@ class KubeletNode:
         record = read_record(self.pid_file("kube-proxy"))
         if record is not None and stop_process(record, STOP_GRACE["kube-proxy"]):
             stopped.append("kube-proxy")
-        cleanup.kill_cgroup_processes(cgroup_root(self.network))
+        containerd = read_record(self.pid_file("containerd"))
+        spare = (
+            frozenset([containerd.pid]) if containerd is not None and is_alive(containerd) else frozenset()
+        )
+        # The containers first (containerd stays to see them exit), then containerd, then its shims.
+        cleanup.kill_cgroup_processes(cgroup_root(self.network), spare=spare)
         for name in ("containerd", "image-registry", "cluster-dns", "api-relay"):
             record = read_record(self.pid_file(name))
             if record is not None and stop_process(record, STOP_GRACE[name]):
                 stopped.append(name)
-        self._stop_shims()
+        cleanup.kill_cgroup_processes(cgroup_root(self.network))
         for name in HELPERS:
             self.pid_file(name).unlink(missing_ok=True)
         if self.layout.root.is_dir():
@@ -202,18 +210,3 @@ class KubeletNode:
         cleanup.remove_cgroup_root(cgroup_root(self.network))
         delete_network(self.network)
         return stopped
-
-    def _stop_shims(self) -> None:
-        """containerd's runc shims outlive containerd: stop the ones whose pid files are in its state."""
-        tasks = self.layout.containerd_state / "io.containerd.runtime.v2.task"
-        if not tasks.is_dir():
-            return
-        for pid_file in tasks.glob("*/*/shim.pid"):
-            try:
-                pid = int(pid_file.read_text().strip())
-                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except (OSError, ValueError):
-                continue
-            # Only this node's shim: it was started with this containerd's socket address.
-            if str(self.layout.containerd_socket).encode() in argv:
-                stop_process(ProcessRecord(pid=pid, start_time=None), grace_seconds=2.0)
