@@ -1,4 +1,4 @@
-"""``labkit cluster up|down|status|kubeconfig``: the local cluster's subcommands.
+"""``labkit cluster up|down|status|kubeconfig`` (and ``labkit image build``): the local cluster's subcommands.
 
 ``labkit/cli.py`` calls ``add_cluster_commands(subparsers)``; each parsed command carries its handler in
 ``args.handler`` (``handler(args) -> int``, the exit status). Errors print one line on stderr, exit 1.
@@ -107,3 +107,7 @@ def add_cluster_commands(subparsers: argparse._SubParsersAction[argparse.Argumen
 
     kubeconfig = commands.add_parser("kubeconfig", parents=[common], help="print the kubeconfig path")
     kubeconfig.set_defaults(handler=_guarded(cluster_kubeconfig))
+
+    from labkit.cluster.images.commands import add_image_commands
+
+    add_image_commands(subparsers, _guarded)

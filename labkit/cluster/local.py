@@ -372,7 +372,7 @@ class LocalCluster:
             def launch_kubelet(argv: list[str], env: dict[str, str]) -> ProcessRecord:
                 return self._launch("node", argv, env)
 
-            self._kubelet_node().start(ports.apiserver, launch_kubelet, dict(os.environ), timeout)
+            self.kubelet_node().start(ports.apiserver, launch_kubelet, dict(os.environ), timeout)
         else:
             self._launch("node", components.node_command(self.layout, self.node_name), self._node_env(ports))
         self.layout.node_code_file.write_text(node_code_fingerprint(*self._node_packages()))
@@ -393,14 +393,15 @@ class LocalCluster:
         return saved if saved in NODE_KINDS else "agent"
 
     def _helpers_alive(self) -> bool:
-        return self._kubelet_node().helpers_alive()
+        return self.kubelet_node().helpers_alive()
 
     def _node_packages(self) -> tuple[str, ...]:
         if self.node_kind == "kubelet":
             return ("labkit.cluster.kubelet", "labkit.cluster.images")
         return ("labkit.cluster.node",)
 
-    def _kubelet_node(self) -> KubeletNode:
+    def kubelet_node(self) -> KubeletNode:
+        """The kubelet node of this cluster (its processes, containerd, network)."""
         network = NodeNetwork((self._address_block() or AddressBlock(0)).index)
         # Absolute paths: the kubelet reads relative ones against its config file's folder.
         return KubeletNode(StateLayout(self.state_dir.resolve()), network, self.node_name)
@@ -483,7 +484,7 @@ class LocalCluster:
         """Pod processes the node agent recorded (``<state>/node/**/*.pid`` with a start time) and left;
         for the kubelet node, its containers and helper processes."""
         if self._running_kind() == "kubelet" and self._address_block() is not None:
-            self._kubelet_node().stop_helpers_and_containers()
+            self.kubelet_node().stop_helpers_and_containers()
             return
         if not self.layout.node_state.is_dir():
             return

@@ -17,7 +17,8 @@ from labkit.cluster.builder.apt import PrivateApt, extract_deb
 from labkit.cluster.builder.kubernetes import KubernetesBuild
 from labkit.cluster.builder.logged import run_logged
 from labkit.cluster.errors import ClusterError
-from labkit.cluster.images.layers import BASE_FILES, Entry, write_layer
+from labkit.cluster.images import debian, dockerfile
+from labkit.cluster.images.layers import BASE_FILES, Entry, write_layer, write_rootfs_layer
 from labkit.cluster.images.oci import ImageConfig, write_oci_archive
 from labkit.cluster.kubelet.containerd import SANDBOX_IMAGE
 from labkit.cluster.kubelet.tools import NodeTools
@@ -117,9 +118,105 @@ def _build_busybox(context: BuildContext, output: Path) -> None:
         write_oci_archive("docker.io/library/busybox:latest", [layer], config, output)
 
 
+FILES = Path(__file__).parent / "files"
+REGISTRY_IMAGE = "docker.io/mcp-mesh/registry:dev"
+
+
+def _mmdebstrap(context: BuildContext) -> Path:
+    """Debian's mmdebstrap, unpacked once into the images' cache."""
+    root = images_dir(context.cache) / "tools" / "mmdebstrap"
+    program = root / "usr" / "bin" / "mmdebstrap"
+    if not program.is_file():
+        unpack_packages(context, ("mmdebstrap",), root)
+    return program
+
+
+def _rootfs(context: BuildContext, recipe: debian.RootfsRecipe) -> Path:
+    return debian.rootfs_tar(recipe, _mmdebstrap(context), images_dir(context.cache) / "rootfs", context.log)
+
+
+def _with_user(passwd: bytes, group: bytes, user: str, uid: int, gid: int, home: str) -> list[Entry]:
+    """An upper layer's /etc/passwd and /etc/group with one more account."""
+    return [
+        Entry("etc/passwd", data=passwd + f"{user}:x:{uid}:{gid}::{home}:/bin/sh\n".encode()),
+        Entry("etc/group", data=group + f"{user}:x:{gid}:\n".encode()),
+    ]
+
+
+def _build_curl(context: BuildContext, output: Path) -> None:
+    """curlimages/curl on Debian's curl: the real image's entrypoint, ``CMD ["curl"]``, user curl_user."""
+    base = _rootfs(context, debian.BASE)
+    passwd, group = debian.read_member(base, "etc/passwd"), debian.read_member(base, "etc/group")
+    entries = [Entry("home", "dir", mode=0o755), Entry("home/curl_user", "dir", mode=0o755)]
+    entries += _with_user(passwd, group, "curl_user", 100, 101, "/home/curl_user")
+    entries.append(Entry("entrypoint.sh", source=FILES / "curl-entrypoint.sh", mode=0o755))
+    with tempfile.TemporaryDirectory() as work:
+        layer = write_layer(entries, Path(work) / "layer.tar")
+        config = ImageConfig(
+            entrypoint=("/entrypoint.sh",), cmd=("curl",), user="curl_user", working_dir="/home/curl_user"
+        )
+        write_oci_archive("docker.io/curlimages/curl:latest", [base, layer], config, output)
+
+
+def _build_postgres(context: BuildContext, output: Path) -> None:
+    """postgres:15-alpine's behaviour on Debian's PostgreSQL 15: its environment, PGDATA and entrypoint."""
+    base = _rootfs(context, debian.POSTGRES)
+    entries = [
+        Entry("usr/local/bin", "dir", mode=0o755),
+        Entry("usr/local/bin/docker-entrypoint.sh", source=FILES / "postgres-entrypoint.sh", mode=0o755),
+        Entry("var/lib/postgresql/data", "dir", mode=0o700),
+    ]
+    path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/lib/postgresql/15/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    config = ImageConfig(
+        entrypoint=("docker-entrypoint.sh",),
+        cmd=("postgres",),
+        env=(path, "LANG=C.UTF-8", "PG_MAJOR=15", "PGDATA=/var/lib/postgresql/data"),
+        exposed_ports=("5432/tcp",),
+        volumes=("/var/lib/postgresql/data",),
+        stop_signal="SIGINT",
+    )
+    with tempfile.TemporaryDirectory() as work:
+        layer = write_layer(entries, Path(work) / "layer.tar")
+        write_oci_archive("docker.io/library/postgres:15-alpine", [base, layer], config, output)
+
+
+def _python_slim(context: BuildContext, work: Path) -> Path:
+    """The stand-in for ``python:3.11-slim``: Debian's Python 3.11 as a virtual environment at
+    /usr/local (``python`` and ``pip`` on PATH, installs beside it, PEP 668 not in the way)."""
+    rootfs = debian.extracted(_rootfs(context, debian.BASE), work)
+    run_logged(["chroot", str(rootfs), "python3", "-m", "venv", "/usr/local"], context.log)
+    tar = work / "python-slim.tar"
+    write_rootfs_layer(rootfs, tar)
+    return tar
+
+
+def kit_root() -> Path:
+    """The kit's checkout (where ``registry/Dockerfile`` is): labkit must be installed from it."""
+    root = Path(__file__).resolve().parents[3]
+    if not (root / "registry" / "Dockerfile").is_file():
+        raise ClusterError(
+            f"no registry/Dockerfile beside labkit ({root}): install labkit from the kit's checkout"
+        )
+    return root
+
+
+def _build_registry(context: BuildContext, output: Path) -> None:
+    """mcp-mesh/registry:dev from the kit's own registry/Dockerfile, the file users build."""
+    root = kit_root()
+    with tempfile.TemporaryDirectory(dir=images_dir(context.cache)) as folder:
+        work = Path(folder)
+        bases = {"python:3.11-slim": _python_slim(context, work)}
+        rootfs, config = dockerfile.build(root / "registry" / "Dockerfile", root, bases, work, context.log)
+        layer = write_rootfs_layer(rootfs, work / "layer.tar")
+        write_oci_archive(REGISTRY_IMAGE, [layer], config, output)
+
+
 IMAGES: tuple[Recipe, ...] = (
     Recipe(SANDBOX_IMAGE, "1", _build_pause, "every pod's sandbox"),
     Recipe("docker.io/library/busybox:latest", "2", _build_busybox, 'the guide\'s busybox, CMD ["sh"]'),
+    Recipe("docker.io/curlimages/curl:latest", "1", _build_curl, "the guide's test-curl pod"),
+    Recipe("docker.io/library/postgres:15-alpine", "1", _build_postgres, "the PostgreSQL backend"),
+    Recipe(REGISTRY_IMAGE, "1", _build_registry, "the kit's registry, from registry/Dockerfile"),
 )
 
 
@@ -132,11 +229,21 @@ def archive_path(recipe: Recipe, cache: Path | None = None) -> Path:
     return images_dir(cache) / f"{safe}-v{recipe.version}.oci.tar"
 
 
+def normalize(name: str) -> str:
+    """A reference as containerd reads it: ``busybox`` is ``docker.io/library/busybox:latest``."""
+    first, _, rest = name.partition("/")
+    if not rest:
+        name = f"docker.io/library/{name}"
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = f"docker.io/{name}"
+    if ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
+    return name
+
+
 def find_recipe(name: str) -> Recipe:
     """The recipe for an image name (short names as the kubelet expands them), or a one-line error."""
-    wanted = name if "/" in name.split(":")[0] else f"docker.io/library/{name}"
-    if ":" not in wanted.rsplit("/", 1)[-1]:
-        wanted += ":latest"
+    wanted = normalize(name)
     for recipe in IMAGES:
         if recipe.name in (name, wanted):
             return recipe
