@@ -43,13 +43,14 @@ from labkit.cluster.kubelet.tools import NodeTools, check_host, ensure_node_tool
 from labkit.cluster.processes import ProcessRecord, is_alive, read_record, start_process, stop_process
 
 # Started in this order, stopped in the reverse one (the kubelet is the cluster's ``node`` component).
-HELPERS = ("api-relay", "cluster-dns", "image-registry", "containerd", "kube-proxy")
+HELPERS = ("api-relay", "cluster-dns", "image-registry", "volume-permissions", "containerd", "kube-proxy")
 STOP_GRACE = {
     "containerd": 10.0,
     "kube-proxy": 5.0,
     "api-relay": 5.0,
     "cluster-dns": 5.0,
     "image-registry": 5.0,
+    "volume-permissions": 5.0,
 }
 
 Launch = Callable[[list[str], dict[str, str]], ProcessRecord]
@@ -128,6 +129,8 @@ class KubeletNode:
             str(self.state.kubeconfig),
         ]
         self._start("cluster-dns", dns, env)
+        volumes = [sys.executable, "-m", "labkit.cluster.kubelet.volumes", str(self.state.kubeconfig)]
+        self._start("volume-permissions", volumes, env)
         registry = [sys.executable, "-m", "labkit.cluster.images.registry", network.host_ip]
         self._start("image-registry", [*registry, str(REGISTRY_PORT), str(images_dir())], env)
 
@@ -198,7 +201,7 @@ class KubeletNode:
         )
         # The containers first (containerd stays to see them exit), then containerd, then its shims.
         cleanup.kill_cgroup_processes(cgroup_root(self.network), spare=spare)
-        for name in ("containerd", "image-registry", "cluster-dns", "api-relay"):
+        for name in ("containerd", "image-registry", "volume-permissions", "cluster-dns", "api-relay"):
             record = read_record(self.pid_file(name))
             if record is not None and stop_process(record, STOP_GRACE[name]):
                 stopped.append(name)
