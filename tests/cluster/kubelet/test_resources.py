@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labkit.paths import MANIFESTS
 from tests.cluster.kubelet.conftest import Kubectl, busybox_pod
 
 
@@ -31,3 +32,19 @@ def test_cpu_limit_throttles(kubectl20: Kubectl) -> None:
     kubectl20.wait_for(throttled, "cpu.stat to count throttled periods", timeout=30)
     quota = kubectl20.run("exec", "spin", "--", "cat", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us").stdout
     assert quota.strip() == "10000"
+
+
+def test_the_memory_pitfall_ends_oomkilled(kubectl20: Kubectl) -> None:
+    """manifests/pitfalls/memory-limit-too-low.yaml: the registry under a 16Mi limit is OOMKilled."""
+    manifest = (MANIFESTS / "pitfalls" / "memory-limit-too-low.yaml").read_text()
+    kubectl20.apply(manifest.replace("namespace: mcp-mesh", f"namespace: {kubectl20.namespace}"))
+    selector = "app.kubernetes.io/name=registry-memory-too-low"
+    path = "{.items[0].status.containerStatuses[0].lastState.terminated.reason}"
+
+    def oom_killed() -> bool:
+        return (
+            kubectl20.run("get", "pods", "-l", selector, "-o", f"jsonpath={path}", check=False).stdout
+            == "OOMKilled"
+        )
+
+    kubectl20.wait_for(oom_killed, "the registry to be OOMKilled", timeout=120)
