@@ -183,7 +183,7 @@ class LocalCluster:
         recovered: tuple[str, ...] = ()
         node = status.component("node")
         if with_node and node.alive and self._node_code_changed():
-            recovered = ("the node agent's code changed since it started; restarting it",)
+            recovered = ("the node's code changed since it started; restarting it",)
             self._stop_component("node")
         elif with_node and node.alive and self._running_kind() == "kubelet" and not self._helpers_alive():
             recovered = ("a process of the kubelet node was not running; restarting the node",)

@@ -2,7 +2,8 @@
 (``LABKIT_TEST_KUBELET_STATE``, default ``<XDG state>/labkit/kubelet-cluster``), both kubectls, a
 namespace per test, and helpers that run real kubectl processes.
 
-Binaries and images are built before the first test runs, outside every test's timeout.
+Binaries, the node's packages and the images are built before the first test runs, outside every
+test's timeout.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import pytest
 
 from labkit.cluster import LocalCluster
 from labkit.cluster.binaries import COMPONENTS, NODE_COMPONENTS, cached_bin_dir, ensure_binaries
+from labkit.cluster.images.catalog import IMAGES, ensure_image
+from labkit.cluster.kubelet.tools import ensure_node_tools
 from labkit.cluster.paths import default_state_dir
 
 STATE_VARIABLE = "LABKIT_TEST_KUBELET_STATE"
@@ -49,6 +52,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if any(_uses_kubelet(item) for item in session.items):
         ensure_binaries(progress=True, names=COMPONENTS + NODE_COMPONENTS)
+        tools = ensure_node_tools()
+        for recipe in IMAGES:
+            ensure_image(recipe, tools)
 
 
 @pytest.fixture(scope="session")
