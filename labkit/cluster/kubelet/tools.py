@@ -53,7 +53,11 @@ HOST_PROGRAMS = {
     "mount": "mount",
     "umount": "mount",
     "gcc": "gcc",
+    "unshare": "util-linux",
+    "chroot": "coreutils",
+    "perl": "perl",
 }
+STATIC_LIBC = Path("/usr/lib/x86_64-linux-gnu/libc.a")  # gcc -static for the pause image
 LAYOUT_VERSION = "1"
 
 
@@ -114,6 +118,8 @@ def check_host() -> None:
     for program, package in HOST_PROGRAMS.items():
         if shutil.which(program) is None:
             raise MissingPrerequisite(f"the program `{program}`", f"sudo apt-get install {package}")
+    if not STATIC_LIBC.is_file():
+        raise MissingPrerequisite(f"the static C library {STATIC_LIBC}", "sudo apt-get install libc6-dev")
     if os.geteuid() != 0:
         raise ClusterError("the kubelet node makes network namespaces and cgroups: run it as root")
     if not Path("/proc/self/ns/net").exists():

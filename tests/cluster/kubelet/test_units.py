@@ -149,3 +149,14 @@ def test_oci_archive_is_served_by_the_local_registry(tmp_path: Path) -> None:
         assert extracted.read() == b"hi\n"
     assert store.manifest("docker.io", "library/hello", "2") is None
     assert store.manifest("quay.io", "library/hello", "1") is None
+
+
+def test_a_missing_host_program_is_named_with_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit.cluster.errors import MissingPrerequisite
+    from labkit.cluster.kubelet import tools
+
+    monkeypatch.setattr(tools.shutil, "which", lambda name: None if name == "nsenter" else "/usr/bin/" + name)
+    with pytest.raises(
+        MissingPrerequisite, match="the program `nsenter` is missing: sudo apt-get install util-linux"
+    ):
+        tools.check_host()
