@@ -28,6 +28,7 @@ from labkit.cluster.health import client_context, http_ok, insecure_context, wai
 from labkit.cluster.kubeconfig import write_kubeconfig
 from labkit.cluster.kubelet.network import NodeNetwork
 from labkit.cluster.kubelet.node import KubeletNode
+from labkit.cluster.kubelet.tools import check_host
 from labkit.cluster.locks import exclusive_lock
 from labkit.cluster.paths import cache_root, default_state_dir
 from labkit.cluster.pki import NODE_NAME, Pki, create_pki
@@ -168,6 +169,8 @@ class LocalCluster:
         started = time.monotonic()
         if with_node and self.node_kind == "agent":
             _require_node_agent()
+        if with_node and self.node_kind == "kubelet":
+            check_host()  # before anything starts: one line naming what the machine lacks
         self._require_same_node_kind()
         with self._locked():
             status = self.status()
