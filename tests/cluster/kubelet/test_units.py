@@ -160,3 +160,16 @@ def test_a_missing_host_program_is_named_with_its_package(monkeypatch: pytest.Mo
         MissingPrerequisite, match="the program `nsenter` is missing: sudo apt-get install util-linux"
     ):
         tools.check_host()
+
+
+def test_an_image_needing_a_missing_debian_package_names_it(tmp_path: Path) -> None:
+    """The image build's downloads go through labkit's private apt: a package Debian does not have is
+    named in the error, and nothing is unpacked."""
+    from labkit.cluster.images.catalog import BuildContext, unpack_packages
+    from labkit.cluster.kubelet.tools import ensure_node_tools
+
+    tools = ensure_node_tools()
+    context = BuildContext(tools.root.parents[1], tools, tmp_path / "build.log")
+    with pytest.raises(ClusterError, match="needs Debian's package 'labkit-no-such-package'"):
+        unpack_packages(context, ("labkit-no-such-package",), tmp_path / "root")
+    assert not (tmp_path / "root").exists()
