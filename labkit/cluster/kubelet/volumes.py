@@ -20,13 +20,19 @@ HOSTPATH_PV_ROOT = Path("/tmp/hostpath_pv")
 PERIOD_SECONDS = 1.0
 
 
+PROVISIONED_MODE = 0o750  # what the built-in provisioner's MkdirAll gives
+
+
 def open_up(path: Path) -> bool:
-    """Make one provisioned folder world-writable; whether it changed anything."""
+    """Make a freshly provisioned folder (empty, still the provisioner's mode) world-writable, once;
+    whether it changed anything. A folder a pod has used keeps what the pod made of it (PostgreSQL
+    insists on 0700 for its data directory)."""
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
+        empty = not any(path.iterdir())
     except FileNotFoundError:
         return False
-    if mode == 0o777:
+    if mode != PROVISIONED_MODE or not empty:
         return False
     os.chmod(path, 0o777)
     return True
@@ -55,8 +61,11 @@ def main(argv: list[str]) -> int:
             for path in provisioned_paths(api.list_persistent_volume(_request_timeout=10).items):
                 if open_up(path):
                     print(f"labkit volumes: {path} is now 0777", flush=True)
-            if HOSTPATH_PV_ROOT.is_dir():
-                open_up(HOSTPATH_PV_ROOT)
+            if (
+                HOSTPATH_PV_ROOT.is_dir()
+                and stat.S_IMODE(HOSTPATH_PV_ROOT.stat().st_mode) == PROVISIONED_MODE
+            ):
+                os.chmod(HOSTPATH_PV_ROOT, 0o755)  # pods reach their own folder below it
         except Exception as error:  # the API restarting: try again next period
             print(f"labkit volumes: {error}", file=sys.stderr, flush=True)
         time.sleep(PERIOD_SECONDS)

@@ -139,3 +139,25 @@ def test_logs_of_the_statefulset(guide_kubectl: Kubectl) -> None:
         "logs", "statefulset/mcp-mesh-registry", "--all-containers=true", "--tail=50"
     ).stdout
     assert logs.strip()
+
+
+def test_the_postgres_index_step_with_psql(kubelet_cluster: LocalCluster) -> None:
+    """The guide's PostgreSQL index step, on the real pod and the real schema: ``kubectl exec
+    deploy/postgres -- psql -U mcpmesh -d registry -c "CREATE INDEX ..."`` once the registry (PostgreSQL
+    backend, ``postgres-registry.yaml``) has made its tables. The guide's own text names ``postgres-0``
+    and columns the schema does not have; lesson 07 teaches the corrected command."""
+    kubectl = Kubectl(kubectl_binary("v1.20"), kubelet_cluster.kubeconfig_path, "mcp-pg")
+    try:
+        for name in ("namespace-rbac.yaml", "postgres-registry.yaml", "registry-statefulset-dev.yaml"):
+            text = (MANIFESTS / name).read_text().replace("namespace: mcp-mesh", "namespace: mcp-pg")
+            kubectl.apply(text.replace("  name: mcp-mesh\n", "  name: mcp-pg\n"))
+        ready = "{.status.conditions[?(@.type=='Ready')].status}"
+        kubectl.wait_for(lambda: kubectl.jsonpath(f"pod/{POD}", ready) == "True", f"{POD} Ready", timeout=240)
+        psql = ["exec", "deploy/postgres", "--", "psql", "-U", "mcpmesh", "-d", "registry"]
+        kubectl.run(*psql, "-c", "CREATE INDEX idx_capabilities_capability ON capabilities(capability);")
+        indexes = kubectl.run(
+            *psql, "-tAc", "SELECT indexname FROM pg_indexes WHERE tablename = 'capabilities'"
+        )
+        assert "idx_capabilities_capability" in indexes.stdout.split()
+    finally:
+        kubectl.run("delete", "namespace", "mcp-pg", "--wait=false", check=False)

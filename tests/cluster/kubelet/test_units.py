@@ -173,3 +173,18 @@ def test_an_image_needing_a_missing_debian_package_names_it(tmp_path: Path) -> N
     with pytest.raises(ClusterError, match="needs Debian's package 'labkit-no-such-package'"):
         unpack_packages(context, ("labkit-no-such-package",), tmp_path / "root")
     assert not (tmp_path / "root").exists()
+
+
+def test_only_a_fresh_provisioned_folder_is_opened_up(tmp_path: Path) -> None:
+    from labkit.cluster.kubelet.volumes import open_up
+
+    fresh, used = tmp_path / "fresh", tmp_path / "used"
+    for folder in (fresh, used):
+        folder.mkdir()
+        folder.chmod(0o750)
+    (used / "PG_VERSION").write_text("15\n")
+    used.chmod(0o700)
+    assert open_up(fresh)
+    assert not open_up(fresh)  # once
+    assert not open_up(used)
+    assert (fresh.stat().st_mode & 0o777, used.stat().st_mode & 0o777) == (0o777, 0o700)
