@@ -188,3 +188,20 @@ def test_only_a_fresh_provisioned_folder_is_opened_up(tmp_path: Path) -> None:
     assert not open_up(fresh)  # once
     assert not open_up(used)
     assert (fresh.stat().st_mode & 0o777, used.stat().st_mode & 0o777) == (0o777, 0o700)
+
+
+def test_the_node_binaries_never_come_from_path(tmp_path: Path) -> None:
+    """A kubectl (or kubelet) on PATH is usually another version: the node's come from bin_dir or cache."""
+    from labkit.cluster.binaries import cached_bin_dir, find_binary
+
+    on_path, cache = tmp_path / "on-path", tmp_path / "cache"
+    for folder in (on_path, cached_bin_dir(cache)):
+        folder.mkdir(parents=True)
+        for name in ("kubectl", "etcd"):
+            (folder / name).write_text("#!/bin/sh\n")
+            (folder / name).chmod(0o755)
+    kubectl = find_binary("kubectl", None, str(on_path), cache)
+    etcd = find_binary("etcd", None, str(on_path), cache)
+    assert kubectl is not None
+    assert etcd is not None
+    assert (kubectl.source, etcd.source) == ("cache", "PATH")
