@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from labkit import manifests, object_waits, summaries
+from labkit import manifests, object_waits, streams, summaries
 from labkit.errors import (
     BadParameter,
     ClusterUnavailable,
@@ -27,7 +27,6 @@ from labkit.errors import (
 )
 from labkit.kube import Kube, KubeApiError, Ref, parse_ref
 from labkit.object_waits import Condition
-from labkit.paths import kubectl_path
 from labkit.portforward import kubectl_forward, local_forward
 from labkit.service_targets import target_resolver
 from labkit.waiting import poll
@@ -545,7 +544,7 @@ class Lab:
 
     def kubectl_command(self, *args: str) -> list[str]:
         """The kubectl command line for args, with the lab's context and namespace."""
-        command = [kubectl_path()]
+        command = [streams.kubectl_for(self.local, self.kubeconfig, self.kube.context, self.server_version)]
         if self.kube.context:
             command += ["--context", self.kube.context]
         if not any(
@@ -575,6 +574,23 @@ class Lab:
             return result.stdout + result.stderr
         return result.stdout
 
+    def exec(
+        self,
+        pod: str,
+        command: Sequence[str],
+        *,
+        container: str | None = None,
+        stdin: str | None = None,
+        check: bool = True,
+        timeout: float = 60,
+    ) -> streams.ExecResult:
+        """Run ``command`` in a container of ``pod`` through the API server (``kubectl exec``)."""
+        arguments = streams.exec_arguments(parse_ref(pod, "pod").name, command, container, stdin is not None)
+        env = {"KUBECONFIG": self.kubeconfig}
+        return streams.exec_in_pod(
+            self.kubectl_command(*arguments), env, stdin=stdin, check=check, timeout=timeout
+        )
+
     @contextlib.contextmanager
     def port_forward(self, ref: str, port: int | str) -> Iterator[str]:
         """Forward a local port to ``svc/NAME`` or ``pod/NAME`` on port; yield ``http://127.0.0.1:PORT``.
@@ -589,7 +605,7 @@ class Lab:
         if kind not in ("Service", "Pod"):
             raise BadParameter(f"port_forward needs 'svc/NAME' or 'pod/NAME', not {ref!r}")
         resolver = target_resolver(self, kind, parsed.name, port, self._round_robin)
-        direct = self.local
+        direct = self.local and not streams.runs_real_node(self.kubeconfig, self.kube.context)
         try:
             target_is_loopback = ipaddress.ip_address(resolver()[0]).is_loopback
             direct = direct or target_is_loopback

@@ -1,4 +1,6 @@
-"""The local cluster: a real Kubernetes v1.20.2 control plane on loopback plus labkit's node agent.
+"""The local cluster: a real Kubernetes v1.20.2 control plane on loopback plus labkit's node agent,
+or (``LocalCluster(node="kubelet")``, ``LABKIT_NODE=kubelet``) a real kubelet node: see
+``labkit.cluster.kubelet``; what follows describes the node agent.
 
 ``LocalCluster(state_dir=None, bin_dir=None).up()`` starts etcd, kube-apiserver, kube-controller-manager
 and kube-scheduler on 127.0.0.1 (free ports), then the node agent, and writes a kubeconfig (context

@@ -6,6 +6,7 @@ controller-manager's built-in host-path provisioner; ``WaitForFirstConsumer`` li
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from kubernetes import client, config
@@ -55,8 +56,11 @@ def default_service_account_ready(api: client.ApiClient) -> tuple[bool, str]:
     return True, "ServiceAccount default/default is ready"
 
 
-def node_ready(api: client.ApiClient, node_name: str) -> tuple[bool, str]:
-    """Whether the node exists and reports condition Ready=True."""
+def node_ready(
+    api: client.ApiClient, node_name: str, since: datetime.datetime | None = None
+) -> tuple[bool, str]:
+    """Whether the node exists and reports condition Ready=True (renewed after ``since``, when given:
+    a kubelet that just restarted inherits its predecessor's condition for a while)."""
     try:
         node = client.CoreV1Api(api).read_node(node_name, _request_timeout=5)
     except ApiException as error:
@@ -65,6 +69,9 @@ def node_ready(api: client.ApiClient, node_name: str) -> tuple[bool, str]:
         return False, f"API unreachable: {error}"
     for condition in (node.status and node.status.conditions) or []:
         if condition.type == "Ready":
+            heartbeat = condition.last_heartbeat_time
+            if since is not None and (heartbeat is None or heartbeat < since - datetime.timedelta(seconds=1)):
+                return False, f"node {node_name}: no heartbeat from the new kubelet yet"
             return (
                 condition.status == "True",
                 f"node {node_name} Ready={condition.status} ({condition.reason})",

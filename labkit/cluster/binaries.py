@@ -1,9 +1,13 @@
-"""Find the control-plane binaries, or build them once into labkit's cache.
+"""Find the cluster's binaries, or build them once into labkit's cache.
 
 Each of ``etcd``, ``kube-apiserver``, ``kube-controller-manager`` and ``kube-scheduler`` is taken, in
 order, from the directory the user names (``bin_dir=`` or ``LABKIT_BIN_DIR``), from ``PATH``, or from
 labkit's cache (``$XDG_CACHE_HOME/labkit/bin/v1.20.2``). Whatever is still missing is built into the
 cache (see ``labkit.cluster.builder``), once, under a file lock so two sessions never build at the same time.
+
+The real node's ``kubelet``, ``kube-proxy`` and ``kubectl`` (``NODE_COMPONENTS``) come from the same
+source and cache, but never from ``PATH``: a kubectl there is usually of another minor version, and a
+kubelet of another version must not join this v1.20 control plane.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from labkit.cluster.locks import exclusive_lock
 from labkit.cluster.paths import cache_root
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
-KUBERNETES_COMPONENTS = COMPONENTS[1:]
+NODE_COMPONENTS = ("kubelet", "kube-proxy", "kubectl")
+KUBERNETES_COMPONENTS = (*COMPONENTS[1:], *NODE_COMPONENTS)
 BIN_DIR_VARIABLE = "LABKIT_BIN_DIR"
 
 
@@ -49,10 +54,13 @@ def _executable(path: Path) -> bool:
 def find_binary(
     name: str, bin_dir: Path | None = None, search_path: str | None = None, cache: Path | None = None
 ) -> Binary | None:
-    """The first executable ``name`` in bin_dir, then on the search path, then in the cache; else None."""
+    """The first executable ``name`` in bin_dir, then on the search path (not for the node's
+    components), then in the cache; else None."""
     if bin_dir is not None and _executable(bin_dir / name):
         return Binary(name, bin_dir / name, "bin_dir")
-    on_path = shutil.which(name, path=search_path if search_path is not None else os.environ.get("PATH"))
+    on_path = None
+    if name not in NODE_COMPONENTS:
+        on_path = shutil.which(name, path=search_path if search_path is not None else os.environ.get("PATH"))
     if on_path:
         return Binary(name, Path(on_path), "PATH")
     in_cache = cached_bin_dir(cache) / name
@@ -68,12 +76,15 @@ def user_bin_dir(bin_dir: str | os.PathLike[str] | None) -> Path | None:
 
 
 def resolve_binaries(
-    bin_dir: Path | None = None, search_path: str | None = None, cache: Path | None = None
+    bin_dir: Path | None = None,
+    search_path: str | None = None,
+    cache: Path | None = None,
+    names: tuple[str, ...] = COMPONENTS,
 ) -> tuple[dict[str, Binary], list[str]]:
-    """Every component found (by name) and the names of those that are missing."""
+    """Every component of ``names`` found (by name) and the names of those that are missing."""
     found: dict[str, Binary] = {}
     missing: list[str] = []
-    for name in COMPONENTS:
+    for name in names:
         binary = find_binary(name, bin_dir, search_path, cache)
         if binary is None:
             missing.append(name)
@@ -138,14 +149,17 @@ def build_missing(missing: list[str], cache: Path | None = None, progress: bool 
 
 
 def ensure_binaries(
-    bin_dir: str | os.PathLike[str] | None = None, progress: bool = True, cache: Path | None = None
+    bin_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    cache: Path | None = None,
+    names: tuple[str, ...] = COMPONENTS,
 ) -> dict[str, Binary]:
-    """Every component's binary, building the missing ones into the cache first."""
+    """Every component's binary (the control plane's by default), building the missing ones first."""
     chosen = user_bin_dir(bin_dir)
-    found, missing = resolve_binaries(chosen, cache=cache)
+    found, missing = resolve_binaries(chosen, cache=cache, names=names)
     if missing:
         build_missing(missing, cache, progress)
-        found, missing = resolve_binaries(chosen, cache=cache)
+        found, missing = resolve_binaries(chosen, cache=cache, names=names)
     if missing:  # pragma: no cover - the build raises before this
         raise RuntimeError(f"the build did not produce {', '.join(missing)}")
     return found

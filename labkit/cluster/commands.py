@@ -1,4 +1,4 @@
-"""``labkit cluster up|down|status|kubeconfig``: the local cluster's subcommands.
+"""``labkit cluster up|down|status|kubeconfig`` (and ``labkit image build``): the local cluster's subcommands.
 
 ``labkit/cli.py`` calls ``add_cluster_commands(subparsers)``; each parsed command carries its handler in
 ``args.handler`` (``handler(args) -> int``, the exit status). Errors print one line on stderr, exit 1.
@@ -18,7 +18,9 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cluster(args: argparse.Namespace) -> LocalCluster:
-    return LocalCluster(state_dir=args.state_dir, bin_dir=getattr(args, "bin_dir", None))
+    return LocalCluster(
+        state_dir=args.state_dir, bin_dir=getattr(args, "bin_dir", None), node=getattr(args, "node", None)
+    )
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -88,6 +90,11 @@ def add_cluster_commands(subparsers: argparse._SubParsersAction[argparse.Argumen
     up.add_argument("--bin-dir", help="take the binaries from this folder first (also LABKIT_BIN_DIR)")
     up.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for readiness")
     up.add_argument("--without-node", action="store_true", help="control plane only, no node agent")
+    up.add_argument(
+        "--node",
+        choices=("agent", "kubelet"),
+        help="the node: labkit's agent (default) or a real kubelet with containerd (also LABKIT_NODE)",
+    )
     up.add_argument("--quiet", action="store_true", help="no progress display")
     up.set_defaults(handler=_guarded(cluster_up))
 
@@ -100,3 +107,7 @@ def add_cluster_commands(subparsers: argparse._SubParsersAction[argparse.Argumen
 
     kubeconfig = commands.add_parser("kubeconfig", parents=[common], help="print the kubeconfig path")
     kubeconfig.set_defaults(handler=_guarded(cluster_kubeconfig))
+
+    from labkit.cluster.images.commands import add_image_commands
+
+    add_image_commands(subparsers, _guarded)

@@ -108,14 +108,20 @@ def etcd_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
     ]
 
 
-def apiserver_command(binary: Path, layout: StateLayout, ports: Ports, service_cidr: str) -> list[str]:
-    """ClusterIPs come from ``service_cidr``, a loopback range (see ``addresses``)."""
+def apiserver_command(
+    binary: Path, layout: StateLayout, ports: Ports, service_cidr: str, advertise_address: str = HOST
+) -> list[str]:
+    """ClusterIPs come from ``service_cidr``, a loopback range (see ``addresses``) for the node agent.
+
+    ``advertise_address`` is the ``kubernetes`` Service's endpoint: 127.0.0.1 for the node agent, the API
+    relay's address for the kubelet node (whose pods cannot reach the machine's loopback).
+    """
     pki = layout.pki
     return [
         str(binary),
         f"--etcd-servers=http://{HOST}:{ports.etcd_client}",
         f"--bind-address={HOST}",
-        f"--advertise-address={HOST}",
+        f"--advertise-address={advertise_address}",
         f"--secure-port={ports.apiserver}",
         "--insecure-port=0",
         f"--tls-cert-file={pki.apiserver_cert}",

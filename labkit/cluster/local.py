@@ -1,8 +1,13 @@
-"""``LocalCluster``: start, inspect and stop the local control plane and node agent, by recorded pids."""
+"""``LocalCluster``: start, inspect and stop the local control plane and its node, by recorded pids.
+
+The node is labkit's node agent (``node="agent"``, the default) or the real kubelet node
+(``node="kubelet"``, see ``labkit.cluster.kubelet``); ``LABKIT_NODE`` chooses when the caller does not.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import hashlib
 import importlib.util
@@ -21,6 +26,9 @@ from labkit.cluster.components import COMPONENT_ORDER, HOST, Ports, StateLayout
 from labkit.cluster.errors import ClusterError
 from labkit.cluster.health import client_context, http_ok, insecure_context, wait_until
 from labkit.cluster.kubeconfig import write_kubeconfig
+from labkit.cluster.kubelet.network import NodeNetwork
+from labkit.cluster.kubelet.node import KubeletNode
+from labkit.cluster.kubelet.tools import check_host
 from labkit.cluster.locks import exclusive_lock
 from labkit.cluster.paths import cache_root, default_state_dir
 from labkit.cluster.pki import NODE_NAME, Pki, create_pki
@@ -30,6 +38,19 @@ from labkit.cluster.status import ClusterInfo, ClusterStatus, ComponentStatus
 
 STOP_GRACE = {"node": 30.0}  # the node agent stops its pods first; the others stop in a few seconds
 HOSTPATH_PV_ROOT = "/tmp/hostpath_pv/"  # where the built-in host-path provisioner puts volumes
+NODE_VARIABLE = "LABKIT_NODE"
+NODE_KINDS = ("agent", "kubelet")
+
+
+def node_kind(node: str | None, saved: object = None) -> str:
+    """The node kind asked for: the argument, else ``LABKIT_NODE``, else the one the state dir's cluster
+    was made with (``saved``), else ``agent``."""
+    chosen = node if node is not None else os.environ.get(NODE_VARIABLE)
+    if chosen is None:
+        chosen = saved if saved in NODE_KINDS else "agent"
+    if chosen not in NODE_KINDS:
+        raise ClusterError(f"node must be one of {', '.join(NODE_KINDS)}, not {chosen!r}")
+    return chosen
 
 
 class _Progress:
@@ -68,6 +89,7 @@ class LocalCluster:
         bin_dir: str | os.PathLike[str] | None = None,
         api_port: int | None = None,
         node_name: str = NODE_NAME,
+        node: str | None = None,
     ) -> None:
         if api_port is not None and (isinstance(api_port, bool) or not isinstance(api_port, int)):
             raise ClusterError(f"api_port must be an integer port number, not {api_port!r}")
@@ -76,6 +98,7 @@ class LocalCluster:
         self.api_port = api_port
         self.node_name = node_name
         self.layout = StateLayout(self.state_dir)
+        self.node_kind = node_kind(node, self._saved().get("node"))
 
     def __repr__(self) -> str:
         return f"LocalCluster(state_dir={str(self.state_dir)!r})"
@@ -144,8 +167,11 @@ class LocalCluster:
         ServiceAccount exists and (``with_node``) the node is Ready. Idempotent.
         """
         started = time.monotonic()
-        if with_node:
+        if with_node and self.node_kind == "agent":
             _require_node_agent()
+        if with_node and self.node_kind == "kubelet":
+            check_host()  # before anything starts: one line naming what the machine lacks
+        self._require_same_node_kind()
         with self._locked():
             status = self.status()
             ports = self._saved_ports()
@@ -160,14 +186,17 @@ class LocalCluster:
         recovered: tuple[str, ...] = ()
         node = status.component("node")
         if with_node and node.alive and self._node_code_changed():
-            recovered = ("the node agent's code changed since it started; restarting it",)
+            recovered = ("the node's code changed since it started; restarting it",)
+            self._stop_component("node")
+        elif with_node and node.alive and self._running_kind() == "kubelet" and not self._helpers_alive():
+            recovered = ("a process of the kubelet node was not running; restarting the node",)
             self._stop_component("node")
         elif with_node and node.pid is not None and not node.alive:
             recovered = (f"stale state: node (pid {node.pid}) was not running; restarting it",)
             self._stop_node_leftovers()
         launched = with_node and (bool(recovered) or not node.alive)
         if launched:
-            self._launch_node(ports)
+            self._launch_node(ports, timeout)
         if with_node:
             try:
                 self._wait_node(timeout)
@@ -188,7 +217,12 @@ class LocalCluster:
             binaries = ensure_binaries(self.bin_dir, progress=progress)
             bar.step("binaries")
             block = self._claim_addresses()
-            pki = create_pki(self.layout.pki.directory, block.kubernetes_service_ip)
+            if self.node_kind == "kubelet":
+                network = NodeNetwork(block.index)
+                extra_ips: tuple[str, ...] = (network.host_ip,)
+                pki = create_pki(self.layout.pki.directory, network.kubernetes_service_ip, extra_ips)
+            else:
+                pki = create_pki(self.layout.pki.directory, block.kubernetes_service_ip)
             ports = self._choose_ports()
             self._write_files(pki, ports, binaries, block)
             bar.step("certificates and kubeconfigs")
@@ -197,7 +231,7 @@ class LocalCluster:
             addons.ensure_storage_class(api)
             bar.step("StorageClass standard")
             if with_node:
-                self._launch_node(ports)
+                self._launch_node(ports, timeout)
             wait_until(
                 lambda: addons.default_service_account_ready(api),
                 "the default ServiceAccount",
@@ -278,6 +312,7 @@ class LocalCluster:
             "service_cidr": block.service_cidr,
             "pod_cidr": block.pod_cidr,
             "node_name": self.node_name,
+            "node": self.node_kind,
             "binaries": {name: str(binary.path) for name, binary in binaries.items()},
         }
         self.layout.cluster_file.write_text(json.dumps(saved, indent=2))
@@ -302,13 +337,18 @@ class LocalCluster:
     ) -> None:
         layout = self.layout
         cidr = block.service_cidr
+        advertise = HOST
+        if self.node_kind == "kubelet":
+            network = NodeNetwork(block.index)
+            cidr, advertise = network.service_cidr, network.host_ip
         self._launch("etcd", components.etcd_command(binaries["etcd"].path, layout, ports))
         etcd_health = f"http://{HOST}:{ports.etcd_client}/health"
         wait_until(lambda: http_ok(etcd_health), "etcd", timeout, self._dead_component)
         bar.step("etcd")
 
         binary = binaries["kube-apiserver"].path
-        self._launch("kube-apiserver", components.apiserver_command(binary, layout, ports, cidr))
+        command = components.apiserver_command(binary, layout, ports, cidr, advertise)
+        self._launch("kube-apiserver", command)
         wait_until(lambda: self._api_ready(ports), "kube-apiserver /readyz", timeout, self._dead_component)
         bar.step("kube-apiserver")
 
@@ -328,15 +368,62 @@ class LocalCluster:
             wait_until(healthy, f"{name} /healthz", timeout, self._dead_component)
         bar.step("controller-manager and scheduler")
 
-    def _launch_node(self, ports: Ports) -> None:
-        """Start the node agent and remember which version of its code it runs."""
-        self._launch("node", components.node_command(self.layout, self.node_name), self._node_env(ports))
-        self.layout.node_code_file.write_text(node_code_fingerprint())
+    def _launch_node(self, ports: Ports, timeout: float = 180.0) -> None:
+        """Start the node and remember which version of its code it runs."""
+        if self.node_kind == "kubelet":
+
+            def launch_kubelet(argv: list[str], env: dict[str, str]) -> ProcessRecord:
+                return self._launch("node", argv, env)
+
+            self.kubelet_node().start(ports.apiserver, launch_kubelet, dict(os.environ), timeout)
+        else:
+            self._launch("node", components.node_command(self.layout, self.node_name), self._node_env(ports))
+        self.layout.node_code_file.write_text(node_code_fingerprint(*self._node_packages()))
+
+    def _node_started_at(self) -> datetime.datetime | None:
+        """When the running kubelet started: its Ready condition counts only once renewed after that."""
+        if self._running_kind() != "kubelet":
+            return None
+        try:
+            seconds = self.layout.pid_file("node").stat().st_mtime
+        except FileNotFoundError:
+            return None
+        return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+
+    def _running_kind(self) -> str:
+        """The node kind the state dir's cluster was made with (what ``down`` must stop)."""
+        saved = self._saved().get("node", "agent")
+        return saved if saved in NODE_KINDS else "agent"
+
+    def _helpers_alive(self) -> bool:
+        return self.kubelet_node().helpers_alive()
+
+    def _node_packages(self) -> tuple[str, ...]:
+        if self.node_kind == "kubelet":
+            return ("labkit.cluster.kubelet", "labkit.cluster.images")
+        return ("labkit.cluster.node",)
+
+    def kubelet_node(self) -> KubeletNode:
+        """The kubelet node of this cluster (its processes, containerd, network)."""
+        network = NodeNetwork((self._address_block() or AddressBlock(0)).index)
+        # Absolute paths: the kubelet reads relative ones against its config file's folder.
+        return KubeletNode(StateLayout(self.state_dir.resolve()), network, self.node_name)
+
+    def _require_same_node_kind(self) -> None:
+        """A state dir's cluster keeps its node kind: the two use different address ranges."""
+        saved = self._saved().get("node", "agent")
+        if self.layout.etcd_data.is_dir() and saved != self.node_kind:
+            raise ClusterError(
+                f"the cluster in {self.state_dir} was made with node={saved!r}, not {self.node_kind!r}: "
+                "run `labkit cluster down --wipe` first, or use another --state-dir"
+            )
 
     def _node_code_changed(self) -> bool:
-        """Whether labkit's node agent code differs from what the running agent was started with."""
+        """Whether labkit's node code differs from what the running node was started with."""
         try:
-            return self.layout.node_code_file.read_text().strip() != node_code_fingerprint()
+            return self.layout.node_code_file.read_text().strip() != node_code_fingerprint(
+                *self._node_packages()
+            )
         except FileNotFoundError:
             return True
 
@@ -356,8 +443,9 @@ class LocalCluster:
 
     def _wait_node(self, timeout: float) -> None:
         api = addons.api_client(self.kubeconfig_path)
+        started = self._node_started_at()
         wait_until(
-            lambda: addons.node_ready(api, self.node_name),
+            lambda: addons.node_ready(api, self.node_name, since=started),
             f"node {self.node_name} to be Ready",
             timeout,
             self._dead_component,
@@ -396,7 +484,11 @@ class LocalCluster:
         return [name for name in reversed(COMPONENT_ORDER) if self._stop_component(name)]
 
     def _stop_node_leftovers(self) -> None:
-        """Pod processes the node agent recorded (``<state>/node/**/*.pid`` with a start time) and left."""
+        """Pod processes the node agent recorded (``<state>/node/**/*.pid`` with a start time) and left;
+        for the kubelet node, its containers and helper processes."""
+        if self._running_kind() == "kubelet" and self._address_block() is not None:
+            self.kubelet_node().stop_helpers_and_containers()
+            return
         if not self.layout.node_state.is_dir():
             return
         for pid_file in self.layout.node_state.rglob("*.pid"):
@@ -438,17 +530,19 @@ class LocalCluster:
                 shutil.rmtree(host_path, ignore_errors=True)
 
 
-def node_code_fingerprint() -> str:
-    """A digest of the node agent's source files: a running agent with another digest is outdated."""
-    spec = importlib.util.find_spec("labkit.cluster.node")
-    if spec is None or spec.origin is None:
-        return ""
-    folder = Path(spec.origin).parent
+def node_code_fingerprint(*packages: str) -> str:
+    """A digest of the node's source files (the agent's package by default): a running node with
+    another digest is outdated."""
     digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(folder).as_posix().encode())
-            digest.update(path.read_bytes())
+    for package in packages or ("labkit.cluster.node",):
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            continue
+        folder = Path(spec.origin).parent
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(folder).as_posix().encode())
+                digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 

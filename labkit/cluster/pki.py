@@ -178,10 +178,14 @@ API_SERVER_NAMES = (
 
 
 def _issue_apiserver_cert(
-    pki: Pki, ca_key: ec.EllipticCurvePrivateKey, ca_name: x509.Name, service_ip: str
+    pki: Pki,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_name: x509.Name,
+    service_ip: str,
+    extra_ips: Sequence[str] = (),
 ) -> None:
     server = [ExtendedKeyUsageOID.SERVER_AUTH]
-    ips = ["127.0.0.1", service_ip]
+    ips = ["127.0.0.1", service_ip, *extra_ips]
     key, cert = _leaf(ca_key, ca_name, _name("kube-apiserver"), server, API_SERVER_NAMES, ips)
     _write_key(pki.apiserver_key, key)
     _write_cert(pki.apiserver_cert, cert)
@@ -194,20 +198,21 @@ def serves_ip(cert_file: Path, ip: str) -> bool:
     return ipaddress.ip_address(ip) in names.get_values_for_type(x509.IPAddress)
 
 
-def create_pki(directory: Path, service_ip: str) -> Pki:
+def create_pki(directory: Path, service_ip: str, extra_ips: Sequence[str] = ()) -> Pki:
     """Create every key and certificate in ``directory`` unless a complete set is already there.
 
-    ``service_ip`` is the ClusterIP of the ``kubernetes`` Service, added to the API server's names.
+    ``service_ip`` is the ClusterIP of the ``kubernetes`` Service, added to the API server's names, as
+    are ``extra_ips`` (where the kubelet node reaches the API server).
     """
     pki = Pki(directory)
     if pki.complete():
-        if not serves_ip(pki.apiserver_cert, service_ip):
+        if not all(serves_ip(pki.apiserver_cert, ip) for ip in (service_ip, *extra_ips)):
             # The cluster moved to another address block: reissue only the serving certificate.
             ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
             if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
                 raise TypeError(f"{pki.ca_key} is not the EC key labkit writes")
             ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
-            _issue_apiserver_cert(pki, ca_key, ca_name, service_ip)
+            _issue_apiserver_cert(pki, ca_key, ca_name, service_ip, extra_ips)
         return pki
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = _new_key()
@@ -236,7 +241,7 @@ def create_pki(directory: Path, service_ip: str) -> Pki:
 
     server = [ExtendedKeyUsageOID.SERVER_AUTH]
     client = [ExtendedKeyUsageOID.CLIENT_AUTH]
-    _issue_apiserver_cert(pki, ca_key, ca_name, service_ip)
+    _issue_apiserver_cert(pki, ca_key, ca_name, service_ip, extra_ips)
 
     key, cert = _leaf(ca_key, ca_name, _name(NODE_NAME), server, ["localhost", NODE_NAME], ["127.0.0.1"])
     _write_key(pki.node_serving_key, key)

