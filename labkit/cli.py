@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from labkit.cluster.commands import add_cluster_commands
 from labkit.errors import LabError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -97,26 +98,6 @@ def records_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_cluster_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The local cluster's commands, or a stand-in that says the local cluster is not available."""
-    try:
-        from labkit.cluster.commands import add_cluster_commands as add_local_cluster_commands
-    except ImportError as exc:
-        reason = str(exc)
-
-        def unavailable(args: argparse.Namespace) -> int:
-            print(
-                f"labkit: the local cluster is not available in this installation ({reason})", file=sys.stderr
-            )
-            return 1
-
-        parser = subparsers.add_parser("cluster", help="the local Kubernetes cluster (not available)")
-        parser.add_argument("rest", nargs=argparse.REMAINDER)
-        parser.set_defaults(handler=unavailable)
-        return
-    add_local_cluster_commands(subparsers)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The labkit argument parser."""
     parser = argparse.ArgumentParser(
@@ -129,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_target_options(doctor)
     doctor.set_defaults(handler=doctor_command)
 
-    add_cluster_commands(commands)
+    add_cluster_commands(commands)  # labkit.cluster: cluster up|down|status|kubeconfig, image build
 
     run = commands.add_parser("run", help="run every notebook in order through papermill")
     add_target_options(run)

@@ -10,6 +10,8 @@ import sys
 from dataclasses import dataclass
 from importlib import metadata
 
+from labkit.cluster import LocalCluster
+from labkit.cluster.node.images import postgres_bin_dir
 from labkit.errors import LabError
 from labkit.kube import Kube
 from labkit.paths import kubectl_path
@@ -91,12 +93,7 @@ def host_findings() -> list[Finding]:
             "run labkit as root (sudo -E .venv/bin/labkit ...): the local node mounts each pod's volumes",
         )
     ]
-    try:
-        from labkit.cluster.node.images import postgres_bin_dir
-    except ImportError:
-        postgres = None
-    else:
-        postgres = postgres_bin_dir()
+    postgres = postgres_bin_dir()
     findings.append(
         Finding(
             "PostgreSQL server (lesson 07)",
@@ -135,10 +132,6 @@ def kernel_finding() -> Finding:
 
 def local_kubeconfig() -> tuple[str | None, Finding]:
     """The running local cluster's kubeconfig, or a failed finding saying how to start it."""
-    try:
-        from labkit.cluster import LocalCluster  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        return None, Finding("local cluster", False, f"not available ({exc})", "use --context NAME")
     cluster = LocalCluster()
     if not cluster.is_running():
         return None, Finding("local cluster", False, "not running", "labkit cluster up")

@@ -90,13 +90,8 @@ def connect(
 def start_local_cluster(progress: bool = True, cluster: Any = None) -> str:
     """Start labkit's local cluster (or the given LocalCluster) unless it runs; return its kubeconfig."""
     if cluster is None:
-        try:
-            from labkit.cluster import LocalCluster  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            raise ClusterUnavailable(
-                "labkit's local cluster is not available in this installation; "
-                "connect to another cluster with connect(cluster='<kube context>')"
-            ) from None
+        from labkit.cluster import LocalCluster  # imported here: labkit.cluster imports this module
+
         cluster = LocalCluster()
     try:
         info = cluster.up(progress=progress)
