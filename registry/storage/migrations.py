@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from registry.storage.jobs import JOB_TABLES
 from registry.storage.schema import metadata, schema_version
 
 log = logging.getLogger("registry.storage")
@@ -26,11 +27,18 @@ class SchemaTooNew(RuntimeError):
 
 
 def _create_v1(conn: Connection) -> None:
-    metadata.create_all(conn, checkfirst=True)
+    metadata.create_all(
+        conn, tables=[t for t in metadata.sorted_tables if t not in JOB_TABLES], checkfirst=True
+    )
+
+
+def _add_jobs_v2(conn: Connection) -> None:
+    """MeshJobs and their event logs, durable like agents."""
+    metadata.create_all(conn, tables=list(JOB_TABLES), checkfirst=True)
 
 
 # Append-only: (version, step). Each step brings the schema from version-1 to version.
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _create_v1)]
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _create_v1), (2, _add_jobs_v2)]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
