@@ -13,7 +13,14 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from registry import clock
-from registry.routes.common import BadJson, error_response, json_body, json_response, request_bytes, runtime
+from registry.routes.common import (
+    BadJson,
+    error_response,
+    json_response,
+    parse_json,
+    request_bytes,
+    runtime,
+)
 from registry.storage.jobs import (
     STATUSES,
     Delta,
@@ -70,10 +77,12 @@ def _integer(body: dict[str, Any], name: str) -> int | None:
 
 
 async def _body(optional: bool = False) -> dict[str, Any]:
-    if optional and not await request_bytes():
+    """The JSON object sent; ``optional`` bodies may be empty (then ``{}``)."""
+    raw = await request_bytes()
+    if optional and not raw.strip():
         return {}
     try:
-        return _object(await json_body())
+        return _object(parse_json(raw, runtime().settings.max_body_bytes))
     except BadJson as exc:
         raise BadField(f"Invalid JSON payload: {exc}") from None
 
