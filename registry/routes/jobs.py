@@ -11,6 +11,7 @@ import binascii
 from typing import Any
 
 from quart import Blueprint, Response, request
+from werkzeug.routing import BaseConverter
 
 from registry import clock
 from registry.routes.common import (
@@ -35,6 +36,18 @@ from registry.storage.jobs import (
 )
 
 blueprint = Blueprint("jobs", __name__)
+
+
+class JobIdConverter(BaseConverter):
+    """A job id: one path segment, but not ``claim`` or ``batch`` (``/jobs/claim`` is not a job)."""
+
+    regex = r"(?!(?:claim|batch)$)[^/]+"
+
+
+@blueprint.record_once
+def _register_converter(state: Any) -> None:
+    state.app.url_map.converters["jobid"] = JobIdConverter
+
 
 LIST_MAX = 200
 EVENTS_MAX = 500
@@ -67,12 +80,18 @@ def _required(body: dict[str, Any], name: str) -> str:
     return value
 
 
-def _integer(body: dict[str, Any], name: str) -> int | None:
+INT32 = 2**31 - 1
+EPOCH_LIMIT = 2**53  # seconds: far beyond any date, and exact in every database's integer and float
+
+
+def _integer(body: dict[str, Any], name: str, low: int = -EPOCH_LIMIT, high: int = EPOCH_LIMIT) -> int | None:
     value = body.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadField(f"Invalid JSON payload: {name} must be an integer")
+    if not low <= value <= high:
+        raise BadField(f"Invalid JSON payload: {name} must be in [{low}, {high}], got {value}")
     return value
 
 
@@ -95,10 +114,10 @@ def _new_job(body: dict[str, Any]) -> NewJob:
         raise BadField("submitted_payload is required")
     if not isinstance(payload, dict):
         raise BadField("Invalid JSON payload: submitted_payload must be an object")
-    max_retries = _integer(body, "max_retries")
+    max_retries = _integer(body, "max_retries", high=INT32)
     if max_retries is not None and max_retries < 0:
         raise BadField("max_retries must be non-negative")
-    max_duration = _integer(body, "max_duration")
+    max_duration = _integer(body, "max_duration", high=INT32)
     if max_duration is not None and max_duration < 1:
         raise BadField("max_duration must be positive")
     total_deadline = _integer(body, "total_deadline")
@@ -130,7 +149,7 @@ def _delta(item: Any) -> Delta:
         raise BadField("Invalid JSON payload: recv_cursor must be an object")
     return Delta(
         id=job_id,
-        claim_epoch=_integer(item, "claim_epoch"),
+        claim_epoch=_integer(item, "claim_epoch", low=0),
         status=_string(item, "status"),
         progress=None if progress is None else float(progress),
         progress_message=_string(item, "progress_message"),
@@ -203,7 +222,7 @@ async def list_jobs() -> Response:
         statuses=statuses,
         owner_instance_id=args.get("owner_instance_id", "").strip(),
         capability=args.get("capability", "").strip(),
-        submitted_since=_query_int("submitted_since", 0, 0, 2**53),
+        submitted_since=_query_int("submitted_since", 0, 0, EPOCH_LIMIT),
         limit=_query_int("limit", 50, 1, LIST_MAX),
         cursor=_cursor(cursor) if cursor else None,
     )
@@ -216,7 +235,7 @@ async def list_jobs() -> Response:
     )
 
 
-@blueprint.get("/jobs/<job_id>")
+@blueprint.get("/jobs/<jobid:job_id>")
 async def get_job(job_id: str) -> Response:
     row = await runtime().job_store.get(job_id)
     return _not_found(job_id) if row is None else json_response(job_document(row))
@@ -261,7 +280,7 @@ async def job_batch() -> Response:
     return json_response({"accepted": accepted, "rejected": rejected})
 
 
-@blueprint.post("/jobs/<job_id>/release")
+@blueprint.post("/jobs/<jobid:job_id>/release")
 async def release_job(job_id: str) -> Response:
     body = await _body()
     instance_id = _required(body, "instance_id")
@@ -277,7 +296,7 @@ async def release_job(job_id: str) -> Response:
     return json_response({"status": row.status, "attempt_count": row.attempt_count})
 
 
-@blueprint.post("/jobs/<job_id>/cancel")
+@blueprint.post("/jobs/<jobid:job_id>/cancel")
 async def cancel_job(job_id: str) -> Response:
     """Cancel in the database first (with a ``cancelled`` event), then tell the owner, best effort."""
     body = await _body(optional=True)
@@ -296,7 +315,7 @@ async def cancel_job(job_id: str) -> Response:
     return json_response({"status": row.status, "forwarded_to_instance_id": owner})
 
 
-@blueprint.post("/jobs/<job_id>/reclaim")
+@blueprint.post("/jobs/<jobid:job_id>/reclaim")
 async def reclaim_job(job_id: str) -> Response:
     """Evict the owner (``meshctl job reclaim``): the job is claimable again, the next claim fences."""
     try:
@@ -312,7 +331,7 @@ async def reclaim_job(job_id: str) -> Response:
     )
 
 
-@blueprint.post("/jobs/<job_id>/events")
+@blueprint.post("/jobs/<jobid:job_id>/events")
 async def post_job_event(job_id: str) -> Response:
     body = await _body()
     event_type = (_string(body, "type") or "").strip()
@@ -333,7 +352,7 @@ async def post_job_event(job_id: str) -> Response:
     return json_response({"job_id": job_id, "seq": seq, "created_at": int(now)})
 
 
-@blueprint.get("/jobs/<job_id>/events")
+@blueprint.get("/jobs/<jobid:job_id>/events")
 async def list_job_events(job_id: str) -> Response:
     """Events after ``after``; ``wait`` long-polls up to 60 s; an owner's fenced read renews its lease."""
     args = request.args
@@ -344,13 +363,13 @@ async def list_job_events(job_id: str) -> Response:
             "instance_id and claim_epoch must be supplied together "
             "(both for an executor read, or neither for an observer read)"
         )
-    after = _query_int("after", 0, 0, 2**62)
+    after = _query_int("after", 0, 0, EPOCH_LIMIT)
     wait = _query_int("wait", 0, 0, 60)
     limit = _query_int("limit", 100, 1, EVENTS_MAX)
     types = [t.strip() for t in args.get("types", "").split(",") if t.strip()]
     rt = runtime()
     if instance_id:
-        epoch = _query_int("claim_epoch", 0, 0, 2**62)
+        epoch = _query_int("claim_epoch", 0, 0, EPOCH_LIMIT)
         try:
             outcome = await rt.job_store.executor_read(job_id, instance_id, epoch, clock.now())
         except JobNotFound:

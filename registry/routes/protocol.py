@@ -28,7 +28,8 @@ log = logging.getLogger("registry.protocol")
 
 blueprint = Blueprint("protocol", __name__)
 
-AGENT_STATUSES = ("healthy", "unhealthy", "unknown")
+# Go's OpenAPI enum; degraded and offline are never set, so they match no agent.
+AGENT_STATUSES = ("healthy", "degraded", "unhealthy", "offline", "unknown")
 
 
 @blueprint.post("/heartbeat")
@@ -123,15 +124,25 @@ async def list_agents() -> Response:
     return json_response(await runtime().service.list_agents(flt), encoded=True)
 
 
+class BadLimit(ValueError):
+    """A limit that is not an integer."""
+
+
 def _limit(name: str, default: int, maximum: int) -> int:
+    """An integer query limit, clamped to 1..maximum as the Go registry does; BadLimit otherwise."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        value = default
+        raise BadLimit(f"{name} must be an integer, got {raw!r}") from None
     return max(1, min(maximum, value))
+
+
+@blueprint.errorhandler(BadLimit)
+async def _bad_limit(exc: BadLimit) -> Response:
+    return error_response(str(exc), 400)
 
 
 @blueprint.get("/events")
