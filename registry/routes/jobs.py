@@ -198,9 +198,12 @@ def _encode_cursor(row: Any) -> str:
 
 
 def _query_int(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    values = request.args.getlist(name)
+    if not values:
         return default
+    if len(values) > 1:
+        raise BadField(f"{name} must be given once, got {len(values)} values")
+    raw = values[0]
     try:
         value = int(raw)
     except ValueError:

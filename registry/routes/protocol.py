@@ -125,18 +125,20 @@ async def list_agents() -> Response:
 
 
 class BadLimit(ValueError):
-    """A limit that is not an integer."""
+    """A limit that is not one integer."""
 
 
 def _limit(name: str, default: int, maximum: int) -> int:
     """An integer query limit, clamped to 1..maximum as the Go registry does; BadLimit otherwise."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    values = request.args.getlist(name)
+    if not values:
         return default
+    if len(values) > 1:
+        raise BadLimit(f"{name} must be given once, got {len(values)} values")
     try:
-        value = int(raw)
+        value = int(values[0])
     except ValueError:
-        raise BadLimit(f"{name} must be an integer, got {raw!r}") from None
+        raise BadLimit(f"{name} must be an integer, got {values[0]!r}") from None
     return max(1, min(maximum, value))
 
 
