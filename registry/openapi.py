@@ -307,7 +307,7 @@ def _routes() -> dict[str, dict[str, Any]]:
     }
 
 
-NO_DATABASE = ("/", "/health", "/metrics", "/openapi.json", "/a2a/agents", "/admin/drain", "/trace")
+NO_DATABASE = ("/", "/health", "/metrics", "/openapi.json", "/a2a/agents", "/trace")
 
 
 def _with_outage_answers(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
