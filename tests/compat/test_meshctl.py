@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 import pytest
 
-from labkit.agents import MeshAgent, start_agent
-from tests.compat.agent_processes import AGENTS_DIR, wait_for
+from labkit.agents import MeshAgent
+from tests.compat.agent_processes import start_serving_agent, wait_for
 from tests.compat.go_registry import GoRegistryUnavailable, meshctl_binary, run_go_registry
 from tests.compat.meshctl import MeshctlRun, run_meshctl
 from tests.conftest import running_in_ci
-from tests.processes import RunningProcess, free_port, run_registry
+from tests.processes import RunningProcess, run_registry
 
 pytestmark = [pytest.mark.agents, pytest.mark.gocompat, pytest.mark.timeout(600)]
 
@@ -104,11 +104,7 @@ def meshctl() -> Path:
 
 def start_mesh(stack: ExitStack, name: str, registry: RunningProcess, workdir: Path) -> Mesh:
     agents = {
-        script: stack.enter_context(
-            start_agent(
-                AGENTS_DIR / f"{script}.py", registry.url, workdir, heartbeat_seconds=1, port=free_port()
-            )
-        )
+        script: stack.enter_context(start_serving_agent(script, registry.url, workdir))
         for script in AGENT_SCRIPTS
     }
     return Mesh(name, registry, agents)
@@ -294,3 +290,23 @@ def test_job_status_and_reclaim_as_with_go(meshes: MeshPair) -> None:
     assert_same(ours, go, normalise=without_progress)
     assert_same(*meshes.both("job", "status", "00000000-0000-0000-0000-000000000000"))
     assert_same(*meshes.both("job", "reclaim", "00000000-0000-0000-0000-000000000000"))
+
+
+def test_registry_drain_with_auth_token_set_needs_it_in_the_url(meshctl: Path, tmp_path: Path) -> None:
+    """With AUTH_TOKEN set, meshctl reaches /admin/drain with the token as a URL's basic-auth password."""
+    with run_registry(tmp_path, {"AUTH_TOKEN": "s3cret"}) as registry:
+        refused = run_meshctl(meshctl, registry.url, tmp_path, "registry", "drain")
+        assert refused.returncode == 1
+        assert "401" in refused.output
+        assert (
+            httpx.get(registry.url + "/admin/drain", auth=("admin", "s3cret"), timeout=10).json()["draining"]
+            is False
+        )
+        with_token = registry.url.replace("http://", "http://admin:s3cret@")
+        drained = run_meshctl(meshctl, with_token, tmp_path, "registry", "drain")
+        assert drained.returncode == 0, drained.output
+        assert "draining" in drained.output
+        assert (
+            httpx.get(registry.url + "/admin/drain", auth=("admin", "s3cret"), timeout=10).json()["draining"]
+            is True
+        )
