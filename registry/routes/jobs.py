@@ -167,6 +167,17 @@ def _terminal() -> Response:
     return error_response("job is already in a terminal state", 409)
 
 
+@blueprint.before_request
+async def _only_the_sqlite_leader_serves() -> Response | None:
+    """A SQLite follower's file is not the mesh's: its jobs are the leader's to serve (active/passive)."""
+    rt = runtime()
+    if rt.leadership.enabled and rt.settings.database_type == "sqlite" and not rt.leadership.is_leader:
+        response = error_response("not the leader: with SQLite only the leader serves jobs", 503)
+        response.headers["Retry-After"] = "2"
+        return response
+    return None
+
+
 @blueprint.errorhandler(BadField)
 async def _bad_field(exc: BadField) -> Response:
     return error_response(str(exc), 400)

@@ -322,3 +322,47 @@ async def test_any_replica_serves_any_job_and_concurrent_claims_never_share_one(
         )
         assert done["accepted"] == 1
         assert (await job(second, job_id))["status"] == "completed"
+
+
+class Follower:
+    """Leader election on, and another replica holds the lease (a unit-test stand-in for the elector)."""
+
+    enabled = True
+    is_leader = False
+    transitions = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"enabled": True, "is_leader": False, "holder": "registry-0"}
+
+
+@pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
+async def test_on_sqlite_a_follower_leaves_jobs_to_the_leader(registry: Harness) -> None:
+    job_id = await submit(registry)
+    registry.runtime.leadership = Follower()
+    for method, path in (("GET", f"/jobs/{job_id}"), ("POST", "/jobs/claim"), ("GET", "/jobs")):
+        response = await registry.client.open(
+            path, method=method, json={"capability": "c", "instance_id": "i"}
+        )
+        assert response.status_code == 503
+        assert "only the leader serves jobs" in (await response.get_json())["error"]
+
+
+async def test_a_version_1_database_gains_the_job_tables(
+    database_env: dict[str, str], make_registry: MakeRegistry
+) -> None:
+    from registry.storage import migrations
+
+    registry = await make_registry()
+    engine = registry.runtime.engine
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda sync: job_events.drop(sync))
+        await conn.run_sync(lambda sync: jobs.drop(sync))
+        await conn.execute(sa.update(migrations.schema_version).values(version=1))
+    assert await migrations.migrate(engine) == (1, migrations.LATEST_VERSION)
+    assert await submit(registry)
