@@ -6,6 +6,7 @@ The agents run through ``labkit.agents.start_agent``, the launcher the lessons u
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -64,11 +65,18 @@ def start_serving_agent(script: str, registry_url: str, workdir: Path, attempts:
 
     mcp-mesh 3.8 now and then starts its HTTP server twice when its process starts on a busy machine;
     the second bind fails ("Address already in use") and the endpoint stays dead while the agent keeps
-    heartbeating. Such a start is stopped and retried on a new port, at most ``attempts`` times.
+    heartbeating. Such a start is stopped and retried on a new port, at most ``attempts`` times, under
+    the same agent id, so that the registry sees one agent (and lists no superseded instance).
     """
+    identity = {"MCP_MESH_AGENT_ID": f"{script}-{secrets.token_hex(4)}"}
     for attempt in range(1, attempts + 1):
         agent = start_agent(
-            AGENTS_DIR / f"{script}.py", registry_url, workdir, heartbeat_seconds=1, port=free_agent_port()
+            AGENTS_DIR / f"{script}.py",
+            registry_url,
+            workdir,
+            heartbeat_seconds=1,
+            port=free_agent_port(),
+            env=identity,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and agent.running():
