@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from registry.storage.jobs import job_events, jobs
-from tests.registry.conftest import Harness, MakeRegistry, tool
+from tests.registry.conftest import Follower, Harness, MakeRegistry, tool
 
 PROVIDER = "counter-0001"
 
@@ -322,23 +322,6 @@ async def test_any_replica_serves_any_job_and_concurrent_claims_never_share_one(
         )
         assert done["accepted"] == 1
         assert (await job(second, job_id))["status"] == "completed"
-
-
-class Follower:
-    """Leader election on, and another replica holds the lease (a unit-test stand-in for the elector)."""
-
-    enabled = True
-    is_leader = False
-    transitions = 0
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    def describe(self) -> dict[str, Any]:
-        return {"enabled": True, "is_leader": False, "holder": "registry-0"}
 
 
 @pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
