@@ -79,12 +79,17 @@ REGISTRATION = {
     "properties": {
         "agent_id": {"type": "string", "minLength": 1},
         "name": {"type": "string"},
-        "agent_type": {"type": "string", "enum": ["mcp_agent", "api", "a2a"]},
-        "runtime": {"type": "string", "enum": ["python", "typescript", "java"]},
+        # Checked by the service, not the decoder: another value is the protocol's semantic error (200 with
+        # status "error"), as in Go, so the document does not list them as an enum.
+        "agent_type": {"type": "string", "description": "mcp_agent, api or a2a"},
+        "runtime": {"type": "string", "description": "python, typescript or java"},
         "version": {"type": "string"},
         "description": {"type": "string"},
         "http_host": {"type": "string"},
-        "http_port": {"type": "integer", "minimum": 0, "maximum": 65535},
+        "http_port": {
+            "type": "integer",
+            "description": "0..65535; outside it the protocol's semantic error (200, status error), as in Go",
+        },
         "namespace": {"type": "string"},
         "timestamp": {"type": "string", "format": "date-time"},
         "tools": {"type": "array", "items": TOOL},
