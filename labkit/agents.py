@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -92,8 +93,12 @@ def start_agent(
     log_dir: str | os.PathLike[str],
     heartbeat_seconds: int = 2,
     port: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> MeshAgent:
-    """Start the agent script against ``registry_url`` on ``port`` (default: a free one)."""
+    """Start the agent script against ``registry_url`` on ``port`` (default: a free one).
+
+    ``env`` adds MCP_MESH_* settings of its own (for example a fixed ``MCP_MESH_AGENT_ID``).
+    """
     path = Path(script)
     if not path.is_file():
         raise BadParameter(f"agent script {str(path)!r} does not exist")
@@ -106,6 +111,7 @@ def start_agent(
         "MCP_MESH_HEALTH_INTERVAL": str(heartbeat_seconds),
         "MCP_MESH_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
     logs = Path(log_dir)
     logs.mkdir(parents=True, exist_ok=True)

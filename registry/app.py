@@ -6,9 +6,10 @@ import logging
 import time
 
 from quart import Quart, Response, g, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from registry.routes import admin, guide, ops, protocol
+from registry.outage import database_outage, outage_response
+from registry.routes import admin, drain, guide, jobs, ops, protocol, proxy, trace
 from registry.routes.admin import RESTORE_MAX_BYTES
 from registry.routes.common import count_request, error_response
 from registry.runtime import RegistryRuntime
@@ -37,10 +38,15 @@ def _base_app(name: str, runtime: RegistryRuntime) -> Quart:
             message = f"request body too large: the limit is {runtime.settings.max_body_bytes} bytes"
         else:
             message = exc.description or exc.name
-        return error_response(message, code)
+        response = error_response(message, code)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     async def _server_error(exc: Exception) -> Response:
+        if database_outage(exc):
+            return outage_response(runtime, exc, request.method, request.path)
         runtime.metrics.errors.labels(kind="server").inc()
         log.error("request failed", exc_info=exc, extra={"method": request.method, "path": request.path})
         return error_response(f"internal error: {type(exc).__name__}", 500)
@@ -51,7 +57,8 @@ def _base_app(name: str, runtime: RegistryRuntime) -> Quart:
 def create_app(runtime: RegistryRuntime) -> Quart:
     """The API app on REGISTRY_PORT: probes, guide, agent protocol, admin, metrics, OpenAPI."""
     app = _base_app("registry", runtime)
-    for blueprint in (ops.blueprint, protocol.blueprint, guide.blueprint, admin.blueprint):
+    blueprints = (ops, protocol, guide, admin, drain, jobs, proxy, trace)
+    for blueprint in (module.blueprint for module in blueprints):
         app.register_blueprint(blueprint)
 
     @app.before_request

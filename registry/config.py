@@ -91,6 +91,8 @@ class Settings:
     last_seen_flush_interval: float = 1.0
     database_connect_timeout: float = 30.0
     event_max_rows: int = 100_000
+    proxy_timeout: float = 60.0
+    propagate_headers: tuple[str, ...] = ()
 
     @property
     def safe_database_url(self) -> str:
@@ -300,4 +302,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         last_seen_flush_interval=_duration(env, 1.0, "LAST_SEEN_FLUSH_INTERVAL"),
         database_connect_timeout=_duration(env, 30.0, "DATABASE_CONNECT_TIMEOUT", allow_zero=True),
         event_max_rows=int(events[1]) if events else 100_000,
+        proxy_timeout=min(_duration(env, 60.0, "MCP_MESH_PROXY_TIMEOUT"), 600.0),
+        propagate_headers=_header_prefixes(env.get("MCP_MESH_PROPAGATE_HEADERS", "")),
     )
+
+
+def _header_prefixes(value: str) -> tuple[str, ...]:
+    """MCP_MESH_PROPAGATE_HEADERS: comma-separated header names or prefixes, matched case-insensitively."""
+    return tuple(item.strip().lower() for item in value.split(",") if item.strip())

@@ -19,6 +19,7 @@ import orjson
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, HTTPScope, Scope
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from registry.outage import retry_after
 from registry.routes.common import count_request, error_body
 from registry.routes.protocol import answer_fast_heartbeat, answer_heartbeat
 from registry.runtime import RegistryRuntime
@@ -72,13 +73,13 @@ class HeartbeatFastPath:
         except Exception as exc:  # as the Quart app's error handler: a 500 in the one error shape
             log.error("request failed", exc_info=exc, extra={"method": "POST", "path": PATH})
             status, payload = 500, error_body(f"internal error: {type(exc).__name__}")
-        await send_json(send, status, payload)
+        await send_json(send, status, payload, retry_after(status))
         count_request(self.runtime, "POST", PATH, PATH, status, time.perf_counter() - started)
 
     async def _fast_heartbeat(self, agent_id: str, send: ASGISendCallable) -> None:
         started = time.perf_counter()
         status = await answer_fast_heartbeat(self.runtime, agent_id)
-        headers = [(b"content-length", b"0")]
+        headers = [(b"content-length", b"0"), *_encoded(retry_after(status))]
         await send({"type": "http.response.start", "status": status, "headers": headers, "trailers": False})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         elapsed = time.perf_counter() - started
@@ -114,9 +115,15 @@ async def read_body(receive: ASGIReceiveCallable, limit: int) -> bytes:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def send_json(send: ASGISendCallable, status: int, payload: Any) -> None:
-    """One JSON answer with the headers the Quart app sends."""
+def _encoded(headers: dict[str, str] | None) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+
+
+async def send_json(
+    send: ASGISendCallable, status: int, payload: Any, extra: dict[str, str] | None = None
+) -> None:
+    """One JSON answer with the headers the Quart app sends (and ``extra``, e.g. Retry-After)."""
     body = orjson.dumps(payload)
-    headers = [(b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode()), *_encoded(extra)]
     await send({"type": "http.response.start", "status": status, "headers": headers, "trailers": False})
     await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -191,11 +191,11 @@ def _tool(raw: Any, index: int, runtime: str, schemas: list[SchemaEntry]) -> Too
         canonical = raw.get(f"{which}SchemaCanonical")
         if digest and canonical is not None:
             schemas.append(SchemaEntry(digest, canonical, runtime))
-    if not function_name or not capability:
-        return None  # the real registry silently skips such a tool
-    return ToolSpec(
-        function_name=function_name,
-        capability=capability,
+    # Every field is type-checked first (Go's binding refuses a wrong type anywhere in the body); only
+    # then is a tool without a name or capability skipped, as the real registry silently does.
+    tool = ToolSpec(
+        function_name=function_name or "",
+        capability=capability or "",
         version=_typed(raw, "version", str, where) or "1.0.0",
         tags=_string_list(raw, "tags", where),
         description=_typed(raw, "description", str, where),
@@ -209,6 +209,7 @@ def _tool(raw: Any, index: int, runtime: str, schemas: list[SchemaEntry]) -> Too
         kwargs=_typed(raw, "kwargs", dict, where),
         dependencies=tuple(dependencies),
     )
+    return tool if function_name and capability else None
 
 
 def decode_heartbeat(body: Any) -> AgentRegistration:

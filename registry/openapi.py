@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from registry import __version__
+from registry.openapi_clients import client_routes
 
 JSON = "application/json"
 
@@ -36,8 +37,11 @@ AGENT_ID = {
     "name": "agent_id",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 253},
+    "description": "any id: an unknown one is answered as unknown (410 to HEAD, 204 to DELETE), as in Go",
+    "schema": {"type": "string", "minLength": 1},
 }
+PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+AGENT_STATUSES = ["healthy", "degraded", "unhealthy", "offline", "unknown"]
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 COMMON_ERRORS = {"400": _error("bad request"), "413": _error("body too large")}
 
@@ -75,24 +79,50 @@ REGISTRATION = {
     "properties": {
         "agent_id": {"type": "string", "minLength": 1},
         "name": {"type": "string"},
-        "agent_type": {"type": "string", "enum": ["mcp_agent", "api", "a2a"]},
-        "runtime": {"type": "string", "enum": ["python", "typescript", "java"]},
+        # Checked by the service, not the decoder: another value is the protocol's semantic error (200 with
+        # status "error"), as in Go, so the document does not list them as an enum.
+        "agent_type": {"type": "string", "description": "mcp_agent, api or a2a"},
+        "runtime": {"type": "string", "description": "python, typescript or java"},
         "version": {"type": "string"},
         "description": {"type": "string"},
         "http_host": {"type": "string"},
-        "http_port": {"type": "integer", "minimum": 0, "maximum": 65535},
+        "http_port": {
+            "type": "integer",
+            "description": "0..65535; outside it the protocol's semantic error (200, status error), as in Go",
+        },
         "namespace": {"type": "string"},
         "timestamp": {"type": "string", "format": "date-time"},
         "tools": {"type": "array", "items": TOOL},
     },
 }
+
+
+def _null_means_absent(schema: dict[str, Any]) -> None:
+    """The agents' payload decoders read a JSON null as an absent optional field (as Go's binding)."""
+    for name, prop in schema["properties"].items():
+        if name not in schema.get("required", ()):
+            prop["nullable"] = True
+
+
+for _schema in (DEPENDENCY, TOOL, REGISTRATION):
+    _null_means_absent(_schema)
+
 GUIDE_AGENT = {
     "type": "object",
-    "required": ["id", "capabilities", "endpoint"],
+    "required": ["id", "endpoint"],
     "properties": {
         "id": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "maxLength": 253},
-        "capabilities": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True},
-        "endpoint": {"type": "string", "example": "http://agent-1:8080"},
+        "capabilities": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "uniqueItems": True,
+            "description": "the guide sends them; none (an empty list) is allowed",
+        },
+        "endpoint": {
+            "type": "string",
+            "pattern": f"^https?://[A-Za-z0-9.-]*[A-Za-z0-9]:{PORT}$",
+            "example": "http://agent-1:8080",
+        },
         "version": {"type": "string"},
     },
 }
@@ -149,11 +179,12 @@ def _routes() -> dict[str, dict[str, Any]]:
             "head": {
                 "summary": "200 no change, 202 topology changed, 410 re-register, 503 back off",
                 "parameters": [AGENT_ID],
+                "description": "410 is the protocol's answer for an id that is unknown or unhealthy.",
                 "responses": {
                     "200": {"description": "no change"},
                     "202": {"description": "topology changed: send a full heartbeat"},
                     "410": {"description": "unknown or unhealthy: register again"},
-                    "503": {"description": "registry trouble: back off"},
+                    "503": {"description": "registry trouble (database unavailable): back off"},
                 },
             }
         },
@@ -161,7 +192,12 @@ def _routes() -> dict[str, dict[str, Any]]:
             "get": {
                 "summary": "List agents (the real registry's shape; empty lists are null)",
                 "parameters": [
-                    _query("status", description="healthy, unhealthy or unknown"),
+                    _query(
+                        "status",
+                        description="empty: any; degraded and offline are in Go's enum but never set, so "
+                        "they match none",
+                        enum=["", *AGENT_STATUSES],
+                    ),
                     _query("namespace"),
                     _query("type", description="agent_type"),
                     {
@@ -172,7 +208,11 @@ def _routes() -> dict[str, dict[str, Any]]:
                         "style": "form",
                         "explode": True,
                     },
-                    _query("fuzzy", "boolean"),
+                    _query(
+                        "fuzzy",
+                        description="'true' (any case) matches capabilities by substring; any other value "
+                        "is ignored, as in Go",
+                    ),
                 ],
                 "responses": {"200": _ok("agents"), "400": _error("bad filter")},
             },
@@ -203,16 +243,22 @@ def _routes() -> dict[str, dict[str, Any]]:
                     _query("type"),
                     _query("agent_id"),
                     _query("function_name"),
-                    _query("limit", "integer", minimum=1, maximum=500),
+                    _query(
+                        "limit",
+                        "integer",
+                        "default 50; values outside 1..500 are clamped to it, as in Go (not refused)",
+                    ),
                 ],
-                "responses": {"200": _ok("events")},
+                "responses": {"200": _ok("events"), "400": _error("limit is not an integer")},
             }
         },
         "/schemas": {
             "get": {
                 "summary": "Canonical schemas",
-                "parameters": [_query("limit", "integer", minimum=1, maximum=1000)],
-                "responses": {"200": _ok("schemas")},
+                "parameters": [
+                    _query("limit", "integer", "default 100; clamped to 1..1000, as in Go (not refused)")
+                ],
+                "responses": {"200": _ok("schemas"), "400": _error("limit is not an integer")},
             }
         },
         "/schemas/{digest}": {
@@ -222,30 +268,6 @@ def _routes() -> dict[str, dict[str, Any]]:
                     {"name": "digest", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
                 "responses": {"200": _ok("schema"), "404": _error("unknown hash")},
-            }
-        },
-        "/jobs/claim": {
-            "post": {
-                "summary": "MeshJob claim (always empty here)",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        JSON: {
-                            "schema": {
-                                "type": "object",
-                                "required": ["capability", "instance_id"],
-                                "properties": {
-                                    "capability": {"type": "string", "minLength": 1},
-                                    "instance_id": {"type": "string", "minLength": 1},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "200": _ok("no work", {"type": "object", "properties": {"claimed": {"type": "array"}}}),
-                    "400": _error("malformed body, or capability / instance_id missing"),
-                },
             }
         },
         "/a2a/agents": {"get": {"summary": "A2A surfaces (none)", "responses": {"200": _ok("surfaces")}}},
@@ -279,7 +301,7 @@ def _routes() -> dict[str, dict[str, Any]]:
                 },
                 "responses": {
                     "200": _ok("restored"),
-                    "400": _error("not decryptable (wrong key or tampered) or not a backup"),
+                    "400": _error("not decryptable (wrong key or tampered) or not a backup: any other blob"),
                     "401": _error("missing or wrong token"),
                     "403": _error("admin disabled (no AUTH_TOKEN)"),
                     "409": _error("no ENCRYPTION_KEY"),
@@ -288,6 +310,20 @@ def _routes() -> dict[str, dict[str, Any]]:
             }
         },
     }
+
+
+NO_DATABASE = ("/", "/health", "/metrics", "/openapi.json", "/a2a/agents", "/trace")
+
+
+def _with_outage_answers(paths: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every route that needs the database may answer 503 (with Retry-After) while it is unreachable."""
+    outage = _error("database unavailable: retry after the Retry-After seconds")
+    for path, item in paths.items():
+        if path in NO_DATABASE or path.startswith("/trace/"):
+            continue
+        for operation in item.values():
+            operation["responses"].setdefault("503", outage)
+    return paths
 
 
 @cache
@@ -300,7 +336,7 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": "The guide's API, the MCP Mesh agent protocol and the operator routes.",
         },
-        "paths": _routes(),
+        "paths": _with_outage_answers({**_routes(), **client_routes()}),
         "components": {
             "schemas": {
                 "Error": {

@@ -10,12 +10,15 @@ from sqlalchemy.exc import DBAPIError
 
 from registry.clock import SYSTEM_CLOCK, Clock
 from registry.config import Settings
+from registry.jobs import JobService
 from registry.leadership import AlwaysLeader, Leadership
 from registry.liveness import Liveness
 from registry.metrics import RegistryMetrics
 from registry.monitor import HealthMonitor
+from registry.proxy import AgentProxy
 from registry.service import RegistryService
 from registry.storage.engine import create_engine
+from registry.storage.jobs import JobStore
 from registry.storage.migrations import migrate
 from registry.storage.repository import Storage
 
@@ -57,6 +60,9 @@ class RegistryRuntime:
             event_max_rows=settings.event_max_rows,
             clock=clock,
         )
+        self.job_store = JobStore(self.storage)
+        self.job_service = JobService(self.job_store, self.leadership)
+        self.proxy = AgentProxy(self.storage)
 
     @property
     def uptime(self) -> float:
@@ -77,6 +83,8 @@ class RegistryRuntime:
         await self.liveness.start()
         await self.leadership.start()
         await self.monitor.start()
+        await self.job_service.start()
+        await self.proxy.start()
 
     async def _migrate_when_reachable(self) -> tuple[int, int]:
         """Migrate, waiting up to DATABASE_CONNECT_TIMEOUT for a database that is still starting."""
@@ -94,8 +102,10 @@ class RegistryRuntime:
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
-        """Stop the monitor, release leadership, flush batched writes, close the pool."""
+        """Stop the monitor and the job sweep, release leadership, flush batched writes, close the pool."""
         await self.monitor.stop()
+        await self.job_service.stop()
+        await self.proxy.stop()
         try:
             await self.leadership.stop()
         finally:

@@ -44,6 +44,7 @@ async def run(settings: Settings) -> None:
     def on_stop_signal() -> None:
         """Stop serving; hand leadership over at once, before the drain, so a failover need not wait."""
         stop.set()
+        runtime.job_service.close_waits()  # long-polls answer now instead of holding the drain
         task = loop.create_task(runtime.leadership.stop())
         releasing.add(task)
         task.add_done_callback(releasing.discard)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 
@@ -11,6 +10,7 @@ from quart import Blueprint, Response, request
 from registry import clock
 from registry.backup_crypto import BackupError, decrypt_backup, encrypt_backup
 from registry.liveness import ALL_AGENTS
+from registry.routes.auth import refuse_unauthorised
 from registry.routes.common import error_response, json_response, runtime
 from registry.storage.migrations import LATEST_VERSION
 from registry.storage.schema import agents, capabilities, schema_entries
@@ -24,21 +24,9 @@ RESTORE_MAX_BYTES = 256 * 1024 * 1024
 TABLES = {table.name: table for table in (agents, capabilities, schema_entries)}
 
 
-def _refuse_unauthorised() -> Response | None:
-    """None when the bearer token matches AUTH_TOKEN (constant-time), else the error response."""
-    token = runtime().settings.auth_token
-    if not token:
-        return error_response("admin API disabled: AUTH_TOKEN is not set", 403)
-    header = request.headers.get("Authorization", "")
-    scheme, _, presented = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), token.encode()):
-        return error_response("unauthorised: send Authorization: Bearer <AUTH_TOKEN>", 401)
-    return None
-
-
 def _authorised_key() -> bytes | Response:
     """The backup key for an authorised caller when one is set; else the 401/403/409 response."""
-    refused = _refuse_unauthorised()
+    refused = refuse_unauthorised()
     if refused is not None:
         return refused
     key = runtime().settings.encryption_key

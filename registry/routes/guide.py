@@ -8,6 +8,7 @@ from quart import Blueprint, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry.model import PayloadError, RegistrationRejected, decode_guide_agent
+from registry.outage import database_outage, outage_response
 from registry.routes.common import BadJson, error_response, json_body, json_response, runtime
 
 log = logging.getLogger("registry.guide")
@@ -28,6 +29,8 @@ async def register_agent() -> Response:
     except RegistrationRejected as exc:
         return error_response(str(exc), 400)
     except (SQLAlchemyError, OSError) as exc:
+        if database_outage(exc):
+            return outage_response(rt, exc, "POST", "/agents")
         rt.metrics.errors.labels(kind="database").inc()
         log.warning("registration failed", extra={"agent_id": registration.agent_id, "error": str(exc)[:500]})
         return error_response(f"database error: {type(exc).__name__}", 503)

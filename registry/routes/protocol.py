@@ -1,4 +1,4 @@
-"""The real agents' protocol: heartbeats, unregister, agent list, events, schemas, job claims."""
+"""The real agents' protocol: heartbeats, unregister, agent list, events, schemas (jobs: routes/jobs.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from registry import clock
 from registry.model import PayloadError, RegistrationRejected, decode_heartbeat
+from registry.outage import database_outage, outage_body, reason, retry_after
 from registry.routes.common import (
     BadJson,
     empty_response,
     error_body,
     error_response,
-    json_body,
     json_response,
     parse_json,
     request_bytes,
@@ -28,7 +28,8 @@ log = logging.getLogger("registry.protocol")
 
 blueprint = Blueprint("protocol", __name__)
 
-AGENT_STATUSES = ("healthy", "unhealthy", "unknown")
+# Go's OpenAPI enum; degraded and offline are never set, so they match no agent.
+AGENT_STATUSES = ("healthy", "degraded", "unhealthy", "offline", "unknown")
 
 
 @blueprint.post("/heartbeat")
@@ -40,7 +41,7 @@ async def heartbeat() -> Response:
     """
     rt = runtime()
     status, payload = await answer_heartbeat(rt, await request_bytes())
-    return json_response(payload, status)
+    return json_response(payload, status, headers=retry_after(status))
 
 
 async def answer_heartbeat(rt: RegistryRuntime, raw: bytes) -> tuple[int, dict[str, Any]]:
@@ -65,7 +66,9 @@ async def answer_heartbeat(rt: RegistryRuntime, raw: bytes) -> tuple[int, dict[s
     except (SQLAlchemyError, OSError) as exc:
         rt.metrics.heartbeats.labels(kind="full", result="error").inc()
         rt.metrics.errors.labels(kind="database").inc()
-        log.warning("registration failed", extra={"agent_id": registration.agent_id, "error": str(exc)})
+        log.warning("registration failed", extra={"agent_id": registration.agent_id, "error": reason(exc)})
+        if database_outage(exc):  # 503: the agent backs off and posts again, as the protocol says
+            return 503, outage_body(exc)
         return 200, _semantic_error(registration.agent_id, f"database error: {type(exc).__name__}")
     rt.metrics.heartbeats.labels(kind="full", result="ok").inc()
     return 200, response
@@ -121,15 +124,27 @@ async def list_agents() -> Response:
     return json_response(await runtime().service.list_agents(flt), encoded=True)
 
 
+class BadLimit(ValueError):
+    """A limit that is not one integer."""
+
+
 def _limit(name: str, default: int, maximum: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    """An integer query limit, clamped to 1..maximum as the Go registry does; BadLimit otherwise."""
+    values = request.args.getlist(name)
+    if not values:
         return default
+    if len(values) > 1:
+        raise BadLimit(f"{name} must be given once, got {len(values)} values")
     try:
-        value = int(raw)
+        value = int(values[0])
     except ValueError:
-        value = default
+        raise BadLimit(f"{name} must be an integer, got {values[0]!r}") from None
     return max(1, min(maximum, value))
+
+
+@blueprint.errorhandler(BadLimit)
+async def _bad_limit(exc: BadLimit) -> Response:
+    return error_response(str(exc), 400)
 
 
 @blueprint.get("/events")
@@ -159,24 +174,6 @@ async def schema(digest: str) -> Response:
     if row is None:
         return error_response(f"schema not found: {digest}", 404)
     return json_response(rt.service.schema_item(row))
-
-
-@blueprint.post("/jobs/claim")
-async def claim_jobs() -> Response:
-    """MeshJob claims: this registry runs no jobs, so every valid claim is empty.
-
-    As in the Go registry, a claim must name its capability and instance (400 otherwise).
-    """
-    try:
-        body = await json_body()
-    except BadJson as exc:
-        return error_response(f"Invalid JSON payload: {exc}", 400)
-    if not isinstance(body, dict):
-        return error_response("Invalid JSON payload: expected a JSON object", 400)
-    for field in ("capability", "instance_id"):
-        if not isinstance(body.get(field), str) or not body[field]:
-            return error_response(f"{field} is required", 400)
-    return json_response({"claimed": []})
 
 
 @blueprint.get("/a2a/agents")

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from registry.storage.jobs import JOB_TABLES
 from registry.storage.schema import agents, event_sequence, metadata, registry_events, schema_version
 
 log = logging.getLogger("registry.storage")
@@ -26,7 +27,9 @@ class SchemaTooNew(RuntimeError):
 
 
 def _create_v1(conn: Connection) -> None:
-    metadata.create_all(conn, checkfirst=True)
+    metadata.create_all(
+        conn, tables=[t for t in metadata.sorted_tables if t not in JOB_TABLES], checkfirst=True
+    )
 
 
 def _order_events_v2(conn: Connection) -> None:
@@ -43,8 +46,17 @@ def _order_events_v2(conn: Connection) -> None:
         conn.execute(sa.insert(event_sequence).values(id=1, last_event_id=int(highest or 0)))
 
 
+def _add_jobs_v3(conn: Connection) -> None:
+    """MeshJobs and their event logs, durable like agents."""
+    metadata.create_all(conn, tables=list(JOB_TABLES), checkfirst=True)
+
+
 # Append-only: (version, step). Each step brings the schema from version-1 to version.
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _create_v1), (2, _order_events_v2)]
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
+    (1, _create_v1),
+    (2, _order_events_v2),
+    (3, _add_jobs_v3),
+]
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 

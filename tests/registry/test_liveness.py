@@ -87,9 +87,9 @@ async def test_database_trouble_gives_503_not_410(registry: Harness, monkeypatch
     monkeypatch.setattr(registry.runtime.storage, "save_registration", broken)
     response = await registry.client.post("/heartbeat", json={"agent_id": "agent-b", "tools": []})
     body = await response.get_json()
-    assert response.status_code == 200
-    assert body["status"] == "error"
-    assert "database" in body["message"]
+    assert response.status_code == 503, "an outage is not the agent's error: it backs off and posts again"
+    assert response.headers["Retry-After"] == "5"
+    assert body["error"].startswith("database unavailable")
 
 
 @pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from registry.app import create_app
 from registry.config import load_settings
 from registry.runtime import RegistryRuntime
-from tests.registry.conftest import Harness
-
-
-class Follower:
-    """A leadership object for a replica that does not lead."""
-
-    enabled = True
-    is_leader = False
-    transitions = 3
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    def describe(self) -> dict[str, Any]:
-        return {"enabled": True, "is_leader": False}
+from tests.registry.conftest import Follower, Harness
 
 
 async def test_ready_is_503_with_a_reason_when_the_database_is_unreachable() -> None:
