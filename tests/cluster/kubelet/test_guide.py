@@ -3,11 +3,7 @@ node (namespace ``mcp-mesh``, as the guide names it; this cluster is the tests' 
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -16,6 +12,7 @@ import pytest
 from labkit.cluster import LocalCluster
 from labkit.paths import MANIFESTS
 from tests.cluster.kubelet.conftest import Kubectl, kubectl_binary
+from tests.cluster.kubelet.terminal import Terminal
 from tests.processes import free_port
 
 POD = "mcp-mesh-registry-0"
@@ -72,43 +69,18 @@ def test_port_forward_to_the_service_then_curl(
 
 def test_exec_sh_then_sqlite3_wget_and_df(guide_kubectl: Kubectl) -> None:
     """``kubectl exec -it mcp-mesh-registry-0 -- sh``, then the guide's three debug commands, typed."""
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        guide_kubectl.argv("exec", "-it", POD, "--", "sh"), stdin=terminal, stdout=terminal, stderr=terminal
-    )
-    os.close(terminal)
-    seen = b""
-
-    def type_and_wait(line: bytes, marker: bytes, timeout: float = 30.0) -> None:
-        """Type a line; wait for ``marker``, which the command prints but the typed line does not hold."""
-        nonlocal seen
-        os.write(controller, line + b"\n")
-        deadline = time.monotonic() + timeout
-        while marker not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.5)
-            if ready:
-                try:
-                    seen += os.read(controller, 4096)
-                except OSError:
-                    break
-        assert marker in seen, f"no {marker!r} after {line!r}: {seen[-500:]!r}"
-
-    try:
-        type_and_wait(
-            b"sqlite3 /data/registry.db 'select count(*) from agents;' && echo SQL-$((40 + 2))",
-            b"SQL-42",
-        )
-        type_and_wait(b"wget -O- http://localhost:8000/health && echo WGET-$((40 + 2))", b"WGET-42")
-        assert b"healthy" in seen
-        type_and_wait(b"df -h /data && echo DF-$((40 + 2))", b"DF-42")
-        assert b"Filesystem" in seen
-        os.write(controller, b"exit\n")
-        assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        os.close(controller)
+    with Terminal(guide_kubectl.argv("exec", "-it", POD, "--", "sh")) as terminal:
+        # Each line prints a marker the typed line does not hold, so the echo of the typing never matches.
+        terminal.type(b"sqlite3 /data/registry.db 'select count(*) from agents;' && echo SQL-$((40 + 2))")
+        terminal.read_until(b"SQL-42")
+        terminal.type(b"wget -O- http://localhost:8000/health && echo WGET-$((40 + 2))")
+        terminal.read_until(b"WGET-42")
+        assert b"healthy" in terminal.seen
+        terminal.type(b"df -h /data && echo DF-$((40 + 2))")
+        terminal.read_until(b"DF-42")
+        assert b"Filesystem" in terminal.seen
+        terminal.type(b"exit")
+        assert terminal.process.wait(timeout=30) == 0
 
 
 def test_run_test_curl_against_the_service_name(guide_kubectl: Kubectl) -> None:

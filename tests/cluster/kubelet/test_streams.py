@@ -6,8 +6,6 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import os
-import pty
-import select
 import socket
 import subprocess
 import threading
@@ -22,6 +20,7 @@ from kubernetes.stream import portforward, stream
 from labkit.cluster import LocalCluster
 from labkit.cluster.addons import api_client
 from tests.cluster.kubelet.conftest import Kubectl, busybox_pod, kubectl_binary
+from tests.cluster.kubelet.terminal import Terminal
 from tests.processes import free_port
 
 SERVE = (
@@ -49,36 +48,12 @@ def test_exec_passes_exit_status_and_stdin(kubectl: Kubectl, web: str) -> None:
 
 def test_exec_with_a_tty(kubectl: Kubectl, web: str) -> None:
     """``kubectl exec -it ... -- sh`` driven through a pseudo-terminal, as a person types it."""
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        kubectl.argv("exec", "-it", web, "--", "sh"), stdin=terminal, stdout=terminal, stderr=terminal
-    )
-    os.close(terminal)
-    seen = b""
-
-    def read_until(marker: bytes, timeout: float = 30.0) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while marker not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 0.5)
-            if ready:
-                try:
-                    seen += os.read(controller, 4096)
-                except OSError:
-                    break
-        assert marker in seen, f"no {marker!r} in the terminal: {seen!r}"
-
-    try:
-        os.write(controller, b"tty && echo $((6 * 7))\n")
-        read_until(b"42")
-        assert b"/dev/pts/" in seen
-        os.write(controller, b"exit 3\n")
-        assert process.wait(timeout=30) == 3
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        os.close(controller)
+    with Terminal(kubectl.argv("exec", "-it", web, "--", "sh")) as terminal:
+        terminal.type(b"tty && echo $((6 * 7))")
+        terminal.read_until(b"42")
+        assert b"/dev/pts/" in terminal.seen
+        terminal.type(b"exit 3")
+        assert terminal.process.wait(timeout=30) == 3
 
 
 def test_exec_errors_are_the_real_node_errors(kubectl: Kubectl, web: str) -> None:
