@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from labkit.cluster import LocalCluster
 from labkit.errors import ClusterUnavailable, LabError
 from labkit.kube import Kube
 from labkit.lab import check_namespace_name
@@ -45,14 +46,7 @@ def state_root() -> Path:
 def local_cluster_kubeconfig(progress: bool) -> str:
     """Start labkit's local cluster unless it runs; return its kubeconfig. Says which it did."""
     try:
-        from labkit.cluster import LocalCluster  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        raise ClusterUnavailable(
-            f"there is no cluster: labkit's local cluster is not available here ({exc}); "
-            "point at another with --context NAME"
-        ) from None
-    cluster = LocalCluster()
-    try:
+        cluster = LocalCluster()  # reads the node kind it was started with from its state folder
         running = cluster.is_running()
     except OSError as exc:
         raise ClusterUnavailable(
