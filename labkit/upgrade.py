@@ -50,13 +50,29 @@ def drain_replica(url: str, draining: bool | None, token: str | None = None) -> 
 
 
 def set_drain(
-    lab: Lab, draining: bool | None, token: str | None = None, selector: str = SELECTOR, port: int = 8000
+    lab: Lab,
+    draining: bool | None,
+    token: str | None = None,
+    selector: str = SELECTOR,
+    port: int = 8000,
+    timeout: float = 60,
 ) -> dict[str, dict]:
-    """``drain_replica`` on every registry pod, each through its own port-forward; by pod name."""
+    """``drain_replica`` on every registry pod, each through its own port-forward; by pod name.
+
+    A pod that has just been restarted may run before it listens: it is asked again until it answers.
+    """
     states: dict[str, dict] = {}
     for pod in sorted(lab.pods(selector)["name"]):
-        with lab.port_forward(f"pod/{pod}", port) as url:
-            states[pod] = drain_replica(url, draining, token)
+
+        def answered(pod: str = pod) -> tuple[bool, str]:
+            try:
+                with lab.port_forward(f"pod/{pod}", port) as url:
+                    states[pod] = drain_replica(url, draining, token)
+            except RegistryUnavailable as exc:
+                return False, str(exc)
+            return True, str(states[pod])
+
+        poll(answered, f"{pod} to answer {DRAIN_PATH}", timeout, interval=1.0, progress=False)
     return states
 
 
@@ -125,22 +141,32 @@ def watch_stall(lab: Lab, ref: str, seconds: float, selector: str = SELECTOR) ->
     )
 
 
+ON_DELETE = '{"spec":{"updateStrategy":{"type":"OnDelete"}}}'
+ROLLING_UPDATE = '{"spec":{"updateStrategy":{"type":"RollingUpdate"}}}'
+
+
 def finish_by_hand(
     lab: Lab, ref: str, lease_name: str, timeout: float, selector: str = SELECTOR
 ) -> list[str]:
-    """Delete the pods still on the old revision, followers first and the leader last, each once the
-    one before is back running at the new revision; return the pods deleted, in order."""
+    """Finish a stalled restart: switch the StatefulSet to ``OnDelete`` (a deleted pod then always comes
+    back at the new revision; under a stalled RollingUpdate the controller may bring it back at the old
+    one), delete the old pods followers first and the leader last, each once the one before is back, and
+    switch back to ``RollingUpdate``. Returns the pods deleted, in order."""
     target = update_revision(lab, ref)
-    order = restart_order(pod_revisions(lab, selector), target, lab.lease_holder(lease_name))
-    for pod in order:
-        lab.delete(f"pod/{pod}")
+    lab.kubectl("patch", ref, "--type", "merge", "-p", ON_DELETE)
+    try:
+        order = restart_order(pod_revisions(lab, selector), target, lab.lease_holder(lease_name))
+        for pod in order:
+            lab.delete(f"pod/{pod}")
 
-        def back(pod: str = pod) -> tuple[bool, str]:
-            phase = pod_column(lab, "phase", selector).get(pod, "absent")
-            at = pod_revisions(lab, selector).get(pod, "")
-            return phase == "Running" and at == target, f"{pod}: {phase}, revision {at or '-'}"
+            def back(pod: str = pod) -> tuple[bool, str]:
+                phase = pod_column(lab, "phase", selector).get(pod, "absent")
+                at = pod_revisions(lab, selector).get(pod, "")
+                return phase == "Running" and at == target, f"{pod}: {phase}, revision {at or '-'}"
 
-        poll(back, f"{pod} to come back at the new revision", timeout, interval=0.5)
+            poll(back, f"{pod} to come back at the new revision", timeout, interval=0.5)
+    finally:
+        lab.kubectl("patch", ref, "--type", "merge", "-p", ROLLING_UPDATE)
     return order
 
 

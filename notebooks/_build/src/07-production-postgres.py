@@ -10,7 +10,9 @@
 # - what the guide's `postgres-registry.yaml` is missing: the PVC its Deployment mounts, the Service
 #   `postgres` the registry connects to, and the database password;
 # - switching the registry's configuration (ConfigMap and Secret) and restarting it onto PostgreSQL;
-# - three replicas, all ready, one set of data: write through one pod, read it from every pod.
+# - three replicas, all ready, one set of data: write through one pod, read it from every pod;
+# - the upgrade procedure on PostgreSQL: drain every pod, `kubectl rollout restart` (it completes),
+#   resume, with a real MeshJob running through it and the agents watched, measured.
 
 # %% tags=["parameters"]
 cluster = "local"
