@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 07 · Production: three registries on one PostgreSQL database
 #
-# *Takes about 41 s on the local cluster when run top to bottom (measured on 2 cores), plus your time to read, type and do the exercise.*
+# *Takes about 90 s on the local cluster when run top to bottom (measured on 2 cores), plus your time to read, type and do the exercise.*
 #
 # The guide's Example 2, made to work. With a shared database every replica sees the same data, so
 # all three can be ready and serve; leader election still decides which one runs the health monitor.
