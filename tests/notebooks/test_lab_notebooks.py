@@ -58,6 +58,9 @@ def high_availability(r: Records) -> None:
     assert r["failover_seconds"] > 0
     assert r["crash_failover_seconds"] > 0
     assert r["agents_back_seconds"] > 0
+    assert r["sqlite_restart_stalled"] is True  # followers are never ready: the controller waits
+    assert r["sqlite_drain_to_resume_seconds"] > 0
+    assert r["sqlite_claims_after_resume"] is True
 
 
 def pitfalls(r: Records) -> None:
@@ -80,6 +83,9 @@ def load_and_metrics(r: Records) -> None:
 def production_postgres(r: Records) -> None:
     assert r["postgres_ready_replicas"] == 3
     assert r["shared_agent_seen_by"] == 3
+    assert r["postgres_running_job_survived"] is True
+    assert r["postgres_queued_job_completed"] is True
+    assert r["postgres_restart_seconds"] > 0
 
 
 def backup_restore(r: Records) -> None:

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 04 · High availability: three replicas and leader election
 #
-# *Takes about 3.0 min on the local cluster when run top to bottom (measured on 2 cores), plus your time to read, type and do the exercise.*
+# *Takes about 2.9 min on the local cluster when run top to bottom (measured on 2 cores), plus your time to read, type and do the exercise.*
 #
 # The guide's step 5 and its "try it": scale the registry to three replicas and watch leader
 # election. `registry-ha.yaml` is the kit's complete version of the guide's fragment.
@@ -14,6 +14,8 @@
 # - leader election through a `Lease`: one holder, renewed every retry period;
 # - why three replicas on SQLite are not three copies of one registry: each pod has its own file,
 #   so only the leader is ready and serves (active/passive). PostgreSQL (lesson 07) is the answer;
+# - the upgrade procedure (drain, rolling restart, resume) and why on SQLite the rolling restart
+#   stalls and is finished by hand;
 # - failover, measured: a graceful delete (the leader releases the Lease on SIGTERM) and a crash
 #   (grace period 0), and how long until every real MCP Mesh agent is registered on the new leader;
 # - the guide's troubleshooting made real: timings too tight make leadership flap on every hiccup,
@@ -32,11 +34,16 @@ tight_timings = ("2s", "1500ms", "500ms")  # lease / renew deadline / retry peri
 fixed_timings = ("30s", "20s", "2s")  # the troubleshooting fix of the guide
 hiccups = 4  # leader stalls of hiccup_seconds each (local cluster only)
 hiccup_seconds = 2.5
+job_steps = 40  # the MeshJob running when the upgrade starts: about 20 s of counting
+job_delay = 0.5  # seconds per step of that job
+claim_wait = 5  # seconds a job submitted while drained is watched for a claim
+stall_seconds = 15  # how long the lesson watches the rolling restart not going on
 cleanup = True  # go back to the one-replica dev registry for the next lessons
 solutions = False  # True: the exercises' solutions run too (the test suite does)
 
 # %%
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -209,13 +216,110 @@ timings = pd.DataFrame([graceful, crash], index=["graceful delete", "crash (grac
 display(timings[["old", "new", "leader_s", "serving_s", "agents_back_s"]].round(2))
 failover.plot_failover_times(timings);
 
+# %% [markdown]
+# ## 6. Upgrading on SQLite: drain, a rolling restart that stalls, resume
+# The upgrade procedure is **drain** every replica (new MeshJob claims get nothing, running jobs go
+# on), **restart** the replicas one at a time onto the new version, **resume**. Two more real
+# agents hold work across it: `lab-counter` provides the `task=True` tool `count`, `lab-dispatcher`
+# submits it as a MeshJob. Drain is per replica and in memory, so it goes to each pod directly;
+# `/admin/drain` follows `AUTH_TOKEN` (meshctl takes it as the URL's password).
+
 # %%
-for agent in agents:
+from labkit import upgrade
+
+token = upgrade.admin_token(lab)  # AUTH_TOKEN from secret/mcp-registry-secret
+counter, dispatcher = (start_agent(lk.NOTEBOOKS / "agents" / f"{name}.py", url, agent_logs) for name in ("counter", "dispatcher"))
+running_job = upgrade.submit_count(dispatcher, agents_timeout, steps=job_steps, delay=job_delay)
+before = upgrade.wait_job(url, running_job, lambda j: bool(j and j.get("progress")), "the job to report progress", agents_timeout)
+leader_before = lab.lease_holder(lease_name)
+print(f"running job {running_job}: {before['progress']:.0%} done on the leader {leader_before}")
+
+lk.show("kubectl port-forward pod/mcp-mesh-registry-0 8000 &  # then, for each pod in turn:\n"
+        "meshctl registry drain --registry-url http://admin:$AUTH_TOKEN@localhost:8000")
+started = time.monotonic()
+drained = upgrade.set_drain(lab, True, token)
+print(drained)
+lk.check(all(state["draining"] for state in drained.values()), f"all {len(drained)} replicas draining")
+queued_job = upgrade.submit_count(dispatcher, agents_timeout, steps=2, delay=0.1)
+time.sleep(claim_wait)
+lk.check(upgrade.job_state(url, queued_job)["owner_instance_id"] is None, f"while drained a new job is queued, not claimed, after {claim_wait}s")
+
+# %% [markdown]
+# **The rolling restart stalls, by design.** The controller replaces the highest ordinal first and
+# then waits for the new pod to be *ready* before it touches the next one (with `Parallel` pod
+# management too: that policy only speeds up scaling). On SQLite a follower is never ready, so the
+# new pod waits as a follower and the restart goes no further; `kubectl rollout status` would wait
+# forever. (On PostgreSQL every replica is ready and the same command completes: lesson 07.)
+
+# %%
+def all_agents_registered() -> bool | None:
+    """Every agent of this lesson listed by the registry behind the Service; None while none answers."""
+    try:
+        with lk.RegistryClient(url) as client:
+            listed = {a.get("endpoint", "").rstrip("/") for a in client.agents()}
+    except Exception:
+        return None
+    return {agent.endpoint for agent in [*agents, counter, dispatcher]} <= listed
+
+
+agents_seen = upgrade.Availability(all_agents_registered).__enter__()
+lk.show("kubectl rollout restart statefulset/mcp-mesh-registry")
+print(upgrade.rollout_restart(lab, STATEFULSET))
+stall = upgrade.watch_stall(lab, STATEFULSET, stall_seconds)
+print(stall)
+lk.check(bool(stall.old) and lab.get(STATEFULSET)["status"].get("updatedReplicas", 0) < replicas,
+         f"after {stall_seconds}s the controller has replaced {stall.replaced} and waits; {stall.old} still run the old revision")
+
+# %% [markdown]
+# So the operator finishes it: switch the StatefulSet to `OnDelete` (the controller then recreates
+# a deleted pod at the new revision and waits for nothing), delete the pods still on the old
+# revision, **followers first, the leader last** so that leadership moves once, and switch back.
+
+# %%
+lk.show("kubectl patch statefulset mcp-mesh-registry -p '{\"spec\":{\"updateStrategy\":{\"type\":\"OnDelete\"}}}'\n"
+        "kubectl delete pod <each old follower>; kubectl delete pod <the leader>\n"
+        "kubectl patch statefulset mcp-mesh-registry -p '{\"spec\":{\"updateStrategy\":{\"type\":\"RollingUpdate\"}}}'")
+deleted = upgrade.finish_by_hand(lab, STATEFULSET, lease_name, rollout_timeout)
+lab.wait_for(leader_ready, timeout=rollout_timeout)
+restart_seconds = time.monotonic() - started
+revisions = upgrade.pod_revisions(lab, SELECTOR)
+print(f"deleted in order {deleted}; revisions now {revisions}; leader {lab.lease_holder(lease_name)}")
+lk.check(set(revisions.values()) == {upgrade.update_revision(lab, STATEFULSET)}, f"every pod runs the new revision, {restart_seconds:.1f}s after the drain")
+
+lk.show("meshctl registry resume --registry-url http://admin:$AUTH_TOKEN@localhost:8000  # for each pod")
+resumed = upgrade.set_drain(lab, False, token)
+drain_to_resume = time.monotonic() - started
+lk.check(not any(state["draining"] for state in resumed.values()), "every replica resumed (a restarted pod starts undrained anyway)")
+failover.wait_fine(lambda: bool(all_agents_registered()), "the agents to register on the new leader", agents_timeout)
+agents_seen.__exit__(None, None, None)
+fresh_job = upgrade.submit_count(dispatcher, agents_timeout, steps=2, delay=0.1)
+fresh = upgrade.wait_job(url, fresh_job, lambda j: bool(j and j.get("status") == "completed"), "a new job to be claimed and done", agents_timeout)
+lk.check(fresh["status"] == "completed", "after resume claims work again: a new job ran and completed")
+
+# %% [markdown]
+# What the agents and the jobs saw: the new leader serves *its own* file, so the agents were missing
+# until their next heartbeat got 410 and they registered again, and the jobs the old leader held
+# (the running one and the one queued while drained) are unknown to it, unless the Lease went back
+# to a pod with the old leader's claim.
+
+# %%
+outcome = {name: upgrade.job_state(url, job_id) for name, job_id in (("running", running_job), ("queued", queued_job))}
+seen = {name: (job or {}).get("status", "unknown to the new leader") for name, job in outcome.items()}
+print(f"leader {leader_before} -> {lab.lease_holder(lease_name)}; drain to resume {drain_to_resume:.1f}s; "
+      f"agents missing {agents_seen.down_seconds:.1f}s ({agents_seen.outages} times), registry not answering {agents_seen.unknown_seconds:.1f}s; jobs: {seen}")
+lk.record("sqlite_restart_stalled", bool(stall.old))
+lk.record("sqlite_drain_to_resume_seconds", round(drain_to_resume, 1))
+lk.record("sqlite_agents_missing_seconds", round(agents_seen.down_seconds, 2))
+lk.record("sqlite_running_job_after_upgrade", seen["running"])
+lk.record("sqlite_claims_after_resume", fresh["status"] == "completed")
+
+# %%
+for agent in [*agents, counter, dispatcher]:
     agent.stop()
 forward.__exit__(None, None, None)
 
 # %% [markdown]
-# ## 6. Troubleshooting: "multiple registry instances think they're leader"
+# ## 7. Troubleshooting: "multiple registry instances think they're leader"
 # The guide's cause is "network partitions or timeout issues", and its fix longer timings. A leader
 # that stalls (a long GC pause, CPU throttled at its 500m limit, a slow API server) cannot renew; when
 # the stall outlasts the renew deadline, it steps down and another replica takes over. With timings
@@ -261,7 +365,7 @@ else:
     print("This part pauses the leader's process, which this machine cannot reach (not on it, nor in a docker node): skipped.")
 
 # %% [markdown]
-# ## 7. Versus PostgreSQL
+# ## 8. Versus PostgreSQL
 # With a shared database every replica is ready and serves the same data, so a failover only moves
 # the health monitor: agents keep their registrations. Lesson **07-production-postgres** deploys it
 # and shows all three replicas ready.
@@ -275,6 +379,10 @@ else:
 #   own Lease);
 # - on SQLite the new leader serves *its own* file: agents get 410 on their next heartbeat and
 #   register again, measured above;
+# - an upgrade is drain (per pod), restart, resume; on SQLite `kubectl rollout restart` stalls at
+#   the first follower (never ready), so the operator deletes the old pods, followers first and the
+#   leader last; the agents register again on the new leader and its file does not know the old
+#   leader's jobs, measured above;
 # - timings that leave no room for a hiccup make leadership flap; the guide's 30s / 20s do not.
 #
 # For replicas that share one set of data, see **07-production-postgres**.
