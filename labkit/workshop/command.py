@@ -138,14 +138,14 @@ def run_jupyter(options: Options) -> int:
     lab, process = server.start_lab(
         options.workdir, port, server_env, record, log_path, progress=options.progress
     )
-    say(f"JupyterLab answers after {time.monotonic() - started:.1f}s (log: {log_path}); Ctrl-C stops it")
-    print(lab.url, flush=True)
 
     def stop_on_terminate(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop_on_terminate)
-    try:
+    try:  # from the moment the URL shows, Ctrl-C means "stop JupyterLab", however soon it comes
+        say(f"JupyterLab answers after {time.monotonic() - started:.1f}s (log: {log_path}); Ctrl-C stops it")
+        print(lab.url, flush=True)
         status = process.wait()
         say(f"JupyterLab exited ({status})")
         return 1 if status else 0
