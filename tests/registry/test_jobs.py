@@ -296,12 +296,15 @@ async def test_drain_follows_auth_token_when_one_is_set(make_registry: MakeRegis
     assert (await basic.get_json())["draining"] is False  # admin:s3cret, as meshctl sends a URL's user-info
 
 
+@pytest.mark.parametrize(  # replicas share a database only on these (on SQLite the leader serves jobs)
+    "database_env",
+    [pytest.param("postgresql", marks=pytest.mark.postgres), pytest.param("mysql", marks=pytest.mark.mysql)],
+    indirect=True,
+)
 async def test_any_replica_serves_any_job_and_concurrent_claims_never_share_one(
     make_registry: MakeRegistry,
 ) -> None:
     first, second = await make_registry(), await make_registry()
-    if first.runtime.settings.database_type == "sqlite":
-        pytest.skip("replicas share a database only on PostgreSQL and MySQL (on SQLite the leader serves)")
     await provider(first, "counter-a")
     await provider(first, "counter-b")
     trials = 15
