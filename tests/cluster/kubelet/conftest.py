@@ -108,6 +108,21 @@ class Kubectl:
             lambda: self.jsonpath(f"pod/{pod}", "{.status.phase}") == "Running", f"pod {pod}", timeout
         )
 
+    def run_rm(self, name: str, image: str, *command: str, expect: str) -> str:
+        """``kubectl run NAME --rm -i --image=IMAGE --restart=Never -- COMMAND``'s output.
+
+        A container that ends within milliseconds can finish between kubectl's attach and its first read,
+        and kubectl then prints nothing (on any node): a run whose output lacks ``expect`` is tried again
+        under a new name, up to three times. The output of the last try is returned either way.
+        """
+        output = ""
+        for attempt in range(3):
+            typed = ["run", f"{name}-{attempt}", "--rm", "-i", f"--image={image}", "--restart=Never", "--"]
+            output = self.run(*typed, *command, timeout=120).stdout
+            if expect in output:
+                break
+        return output
+
 
 KUBECTLS = ("v1.20", "kit")
 

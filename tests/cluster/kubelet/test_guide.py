@@ -86,22 +86,9 @@ def test_exec_sh_then_sqlite3_wget_and_df(guide_kubectl: Kubectl) -> None:
 def test_run_test_curl_against_the_service_name(guide_kubectl: Kubectl) -> None:
     """``kubectl run test-curl --rm -it --image=curlimages/curl --restart=Never -- curl -s
     http://mcp-mesh-registry.mcp-mesh:8000/health`` (``-i`` without a terminal; retried when kubectl
-    v1.20 loses a millisecond container's output, see test_images)."""
-    output = ""
-    for attempt in range(3):
-        typed = [
-            "run",
-            f"test-curl-{attempt}",
-            "--rm",
-            "-i",
-            "--image=curlimages/curl",
-            "--restart=Never",
-            "--",
-        ]
-        command = ["curl", "-s", "http://mcp-mesh-registry.mcp-mesh:8000/health"]
-        output = guide_kubectl.run(*typed, *command, timeout=120).stdout
-        if "healthy" in output:
-            break
+    loses a millisecond container's output, see ``Kubectl.run_rm``)."""
+    command = ["curl", "-s", "http://mcp-mesh-registry.mcp-mesh:8000/health"]
+    output = guide_kubectl.run_rm("test-curl", "curlimages/curl", *command, expect="healthy")
     assert "healthy" in output
 
 

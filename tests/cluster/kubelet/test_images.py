@@ -18,18 +18,8 @@ def _web_service(kubectl: Kubectl) -> str:
 
 
 def _run_rm(kubectl: Kubectl, name: str, *command: str) -> str:
-    """``kubectl run NAME --rm -i --image=curlimages/curl --restart=Never -- COMMAND``'s output.
-
-    A container that ends within milliseconds can finish between kubectl's attach and its first read,
-    and kubectl v1.20 then prints nothing (on any node): such a run is tried again, up to three times.
-    """
-    output = ""
-    for attempt in range(3):
-        typed = ["run", f"{name}-{attempt}", "--rm", "-i", "--image=curlimages/curl", "--restart=Never", "--"]
-        output = kubectl.run(*typed, *command, timeout=120).stdout
-        if "healthy" in output:
-            break
-    return output
+    """``kubectl run NAME --rm -i --image=curlimages/curl --restart=Never -- COMMAND``'s output."""
+    return kubectl.run_rm(name, "curlimages/curl", *command, expect="healthy")
 
 
 def test_curl_image_runs_the_command_once(kubectl: Kubectl) -> None:

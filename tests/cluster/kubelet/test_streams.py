@@ -193,27 +193,17 @@ def test_cp_both_ways(kubectl: Kubectl, web: str, tmp_path: Path) -> None:
 
 def test_run_rm_attaches_and_cleans_up(kubectl: Kubectl, web: str) -> None:
     """The guide's ``kubectl run test-curl --rm -it ...``, without a terminal: the output comes back
-    through attach and the pod is deleted."""
+    through attach and the pod is deleted (retried as ``Kubectl.run_rm`` says)."""
     kubectl.run("expose", "pod", web, "--port=8000", "--target-port=8080", "--name=websvc")
     kubectl.wait_for(
         lambda: kubectl.jsonpath("endpoints/websvc", "{.subsets[0].addresses[0].ip}") != "", "endpoints"
     )
     url = f"http://websvc.{kubectl.namespace}:8000/big.sha"
-    result = kubectl.run(
-        "run",
-        "probe",
-        "--rm",
-        "-i",
-        "--image=busybox",
-        "--restart=Never",
-        "--",
-        "wget",
-        "-qO-",
-        url,
-        timeout=120,
+    output = kubectl.run_rm("probe", "busybox", "wget", "-qO-", url, expect="/www/big.bin")
+    assert "/www/big.bin" in output
+    kubectl.wait_for(
+        lambda: "probe-" not in kubectl.run("get", "pods", "-o", "name").stdout, "probes deleted"
     )
-    assert "/www/big.bin" in result.stdout
-    kubectl.wait_for(lambda: kubectl.run("get", "pod", "probe", check=False).returncode != 0, "probe deleted")
 
 
 def test_python_client_exec_and_port_forward(kubelet_cluster: LocalCluster, kubectl20: Kubectl) -> None:
