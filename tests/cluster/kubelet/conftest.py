@@ -111,17 +111,20 @@ class Kubectl:
     def run_rm(self, name: str, image: str, *command: str, expect: str) -> str:
         """``kubectl run NAME --rm -i --image=IMAGE --restart=Never -- COMMAND``'s output.
 
-        A container that ends within milliseconds can finish between kubectl's attach and its first read,
-        and kubectl then prints nothing (on any node): a run whose output lacks ``expect`` is tried again
-        under a new name, up to three times. The output of the last try is returned either way.
+        Two races make a run come back without it, so a run whose output lacks ``expect`` is tried again
+        under a new name, up to three times: a container that ends within milliseconds can finish between
+        kubectl's attach and its first read, and kubectl then prints nothing (on any node); and a Service
+        made just before may not be in kube-proxy's rules yet, so the command cannot connect.
         """
-        output = ""
+        typed = ["--rm", "-i", f"--image={image}", "--restart=Never", "--", *command]
         for attempt in range(3):
-            typed = ["run", f"{name}-{attempt}", "--rm", "-i", f"--image={image}", "--restart=Never", "--"]
-            output = self.run(*typed, *command, timeout=120).stdout
-            if expect in output:
-                break
-        return output
+            result = self.run("run", f"{name}-{attempt}", *typed, timeout=120, check=False)
+            if expect in result.stdout:
+                return result.stdout
+        raise AssertionError(
+            f"kubectl run {name} {' '.join(typed)}: no {expect!r} in three tries; the last exited "
+            f"{result.returncode}: {result.stdout[-300:]!r} {result.stderr[-300:]!r}"
+        )
 
 
 KUBECTLS = ("v1.20", "kit")
