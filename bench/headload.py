@@ -55,16 +55,17 @@ async def _connection(
     return errors
 
 
-async def _run(url: str, paths: list[str], connections: int, duration: float) -> HeadLoadResult:
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+async def _run(targets: list[tuple[str, list[str]]], connections: int, duration: float) -> HeadLoadResult:
     latencies: list[float] = []
     started = time.perf_counter()
     deadline = started + duration
-    outcomes = await asyncio.gather(
-        *(_connection(host, port, paths, i * 7919, deadline, latencies) for i in range(connections)),
-        return_exceptions=True,
-    )
+    jobs = []
+    for i in range(connections):
+        url, paths = targets[i % len(targets)]
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        jobs.append(_connection(host, port, paths, i * 7919, deadline, latencies))
+    outcomes = await asyncio.gather(*jobs, return_exceptions=True)
     elapsed = time.perf_counter() - started
     errors = sum(o if isinstance(o, int) else 1 for o in outcomes)
     return HeadLoadResult(requests=len(latencies), seconds=elapsed, latencies=latencies, errors=errors)
@@ -72,9 +73,14 @@ async def _run(url: str, paths: list[str], connections: int, duration: float) ->
 
 def head_load(url: str, paths: list[str], connections: int, duration: float) -> HeadLoadResult:
     """Send HEAD requests for ``paths`` (cycling) over ``connections`` keep-alive connections."""
-    if not paths:
-        raise ValueError("head_load needs at least one path")
-    return asyncio.run(_run(url, paths, connections, duration))
+    return head_load_many([(url, paths)], connections, duration)
+
+
+def head_load_many(targets: list[tuple[str, list[str]]], connections: int, duration: float) -> HeadLoadResult:
+    """HEAD load spread over several servers (replicas), each with its own paths; connections dealt out."""
+    if not targets or any(not paths for _, paths in targets):
+        raise ValueError("head_load needs at least one path per server")
+    return asyncio.run(_run(targets, connections, duration))
 
 
 # A server that answers every request at once, with no work: what the generator alone can reach.

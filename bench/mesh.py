@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +90,38 @@ def heartbeat_payload(index: int, shape: str = "minimal") -> dict[str, Any]:
     }
 
 
-def write_bodies(directory: Path, agents: int, shape: str) -> Path:
+def changed_payload(index: int, shape: str = "minimal") -> dict[str, Any]:
+    """Agent ``index``'s heartbeat after a deploy: a new version, and one more tool than it had."""
+    payload = heartbeat_payload(index, shape)
+    payload["version"] = "1.1.0"
+    payload["tools"] = [
+        *payload["tools"],
+        {
+            "function_name": f"extra_{index % CAPABILITIES}",
+            "capability": f"extra-{index % CAPABILITIES}",
+            "version": "1.1.0",
+            "tags": ["bench"],
+        },
+    ]
+    return payload
+
+
+def write_changing_bodies(directory: Path, indices: Iterable[int], shape: str, name: str) -> Path:
+    """Both versions of each agent's heartbeat, two lines per agent, which bench/wrk/post_changed.lua
+    alternates so that each POST differs from the agent's previous one."""
+    bodies = directory / f"{name}.jsonl"
+    lines = (
+        json.dumps(heartbeat_payload(i, shape)) + "\n" + json.dumps(changed_payload(i, shape)) + "\n"
+        for i in indices
+    )
+    bodies.write_text("".join(lines))
+    return bodies
+
+
+def write_bodies(directory: Path, indices: Iterable[int], shape: str, name: str) -> Path:
     """Write the POST /heartbeat bodies, one per line, that bench/wrk/post_heartbeat.lua cycles over."""
-    bodies = directory / "heartbeat-bodies.jsonl"
-    bodies.write_text("".join(json.dumps(heartbeat_payload(i, shape)) + "\n" for i in range(agents)))
+    bodies = directory / f"{name}.jsonl"
+    bodies.write_text("".join(json.dumps(heartbeat_payload(i, shape)) + "\n" for i in indices))
     return bodies
 
 

@@ -11,9 +11,11 @@ bench/README.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,9 +24,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.headload import ceiling, head_load
+import asyncpg
+
+from bench.headload import ceiling, head_load_many
 from bench.memory import resident_bytes
-from bench.mesh import PAYLOAD_SHAPES, agent_id, listed_agents, register, write_bodies
+from bench.mesh import (
+    PAYLOAD_SHAPES,
+    agent_id,
+    listed_agents,
+    register,
+    write_bodies,
+    write_changing_bodies,
+)
 from bench.profile import PY_SPY_MISSING, py_spy_command, sampled, summary
 from tests.compat.go_registry import GoRegistryUnavailable, go_registry_binary, run_go_registry
 from tests.processes import RunningProcess, free_port, run_registry
@@ -52,7 +63,7 @@ class RegistryResults:
     rss_mib: float
 
 
-ROWS = ("HEAD /heartbeat/{id}", "POST /heartbeat", "GET /agents")
+ROWS = ("HEAD /heartbeat/{id}", "POST /heartbeat", "POST /heartbeat, changed", "GET /agents")
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -60,11 +71,11 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(fraction * len(sorted_values)))]
 
 
-def run_head_load(url: str, paths: list[str], args: argparse.Namespace) -> LoadResult:
+def run_head_load(targets: list[tuple[str, list[str]]], args: argparse.Namespace) -> LoadResult:
     """HEAD load through bench/headload.py, summarised like a wrk run."""
-    result = head_load(url, paths, args.connections, args.duration)
+    result = head_load_many(targets, args.connections, args.duration)
     if not result.latencies:
-        raise RuntimeError(f"no HEAD request to {url} completed ({result.errors} errors)")
+        raise RuntimeError(f"no HEAD request completed ({result.errors} errors)")
     latencies = sorted(result.latencies)
     return LoadResult(
         requests_per_s=result.requests / result.seconds,
@@ -74,23 +85,26 @@ def run_head_load(url: str, paths: list[str], args: argparse.Namespace) -> LoadR
     )
 
 
-def run_wrk(url: str, script: str, script_arg: Path | None, args: argparse.Namespace) -> LoadResult:
-    """Run wrk against ``url`` with one of the bench scripts and parse its result line."""
+def wrk_command(
+    url: str, script: str, script_args: list[str], threads: int, connections: int, duration: int
+) -> list[str]:
     command = [
         "wrk",
-        f"-t{args.threads}",
-        f"-c{args.connections}",
-        f"-d{args.duration}s",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
         "--timeout",
         "30s",
         "-s",
         str(WRK_DIR / script),
         url,
     ]
-    if script_arg is not None:
-        command += ["--", str(script_arg)]
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=args.duration + 60)
-    for line in output.stdout.splitlines():
+    return [*command, "--", *script_args] if script_args else command
+
+
+def parse_wrk(stdout: str, stderr: str) -> LoadResult:
+    """wrk's result line (bench/wrk/report.lua) as a LoadResult."""
+    for line in stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
             data = json.loads(line.removeprefix("BENCH_RESULT "))
             seconds = data["duration_us"] / 1e6
@@ -100,42 +114,95 @@ def run_wrk(url: str, script: str, script_arg: Path | None, args: argparse.Names
                 p99_ms=data["p99_us"] / 1000,
                 errors=data["status_errors"] + data["socket_errors"],
             )
-    raise RuntimeError(f"wrk printed no result:\n{output.stdout}\n{output.stderr}")
+    raise RuntimeError(f"wrk printed no result:\n{stdout}\n{stderr}")
 
 
-def measure(
-    name: str,
-    start: Callable[[Path], contextlib.AbstractContextManager[RunningProcess]],
-    workdir: Path,
-    args: argparse.Namespace,
-) -> RegistryResults:
-    """Run every row against one registry, then grow the mesh and read its resident memory."""
-    bodies = write_bodies(workdir, args.agents, args.payload)
-    heartbeat_paths = [f"/heartbeat/{agent_id(i)}" for i in range(args.agents)]
-    with start(workdir) as registry:
+def run_wrk(loads: list[tuple[str, str, list[str]]], args: argparse.Namespace) -> LoadResult:
+    """Run one wrk per (url, script, script args) at once, the threads and connections shared out.
+
+    With one replica this is plain wrk. With several, the rates add up; the p50 shown is the
+    replicas' median p50 and the p99 their worst p99 (wrk reports percentiles, not samples to merge).
+    """
+    threads = max(1, args.threads // len(loads))
+    connections = max(threads, args.connections // len(loads))
+    procs = [
+        subprocess.Popen(
+            wrk_command(url, script, script_args, threads, connections, args.duration),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for url, script, script_args in loads
+    ]
+    results = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=args.duration + 60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"wrk failed ({proc.returncode}):\n{stderr}")
+        results.append(parse_wrk(stdout, stderr))
+    return LoadResult(
+        requests_per_s=sum(r.requests_per_s for r in results),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=max(r.p99_ms for r in results),
+        errors=sum(r.errors for r in results),
+    )
+
+
+Starter = Callable[[Path, argparse.Namespace], contextlib.AbstractContextManager[list[RunningProcess]]]
+
+
+def measure(name: str, start: Starter, workdir: Path, args: argparse.Namespace) -> RegistryResults:
+    """Run every row against one registry (its replicas), then grow the mesh and read resident memory.
+
+    With several replicas each gets its own share of the agents (agent i goes to replica i mod n), so
+    an agent's posts always reach the same replica, as behind a Service with session affinity.
+    """
+    with start(workdir, args) as replicas:
+        shares = [range(r, args.agents, len(replicas)) for r in range(len(replicas))]
+        bodies = [write_bodies(workdir, share, args.payload, f"bodies-{r}") for r, share in enumerate(shares)]
+        changing = [
+            write_changing_bodies(workdir, share, args.payload, f"changing-{r}")
+            for r, share in enumerate(shares)
+        ]
+        urls = [replica.url for replica in replicas]
         print(f"[{name}] registering {args.agents} agents", file=sys.stderr)
-        register(registry.url, range(args.agents), args.payload)
-        if listed_agents(registry.url) != args.agents:
+        register(urls[0], range(args.agents), args.payload)
+        if listed_agents(urls[0]) != args.agents:
             raise RuntimeError(f"{name} does not list {args.agents} agents after registering them")
         loads = {}
         for row in ROWS:
             print(f"[{name}] {row} for {args.duration}s", file=sys.stderr)
             profiling: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
             if args.profile and name == "ours":
-                profiling = sampled(registry.proc.pid, profile_path(args.profile, row))
+                profiling = sampled(replicas[0].proc.pid, profile_path(args.profile, row))
             with profiling:
                 if row.startswith("HEAD"):
-                    loads[row] = run_head_load(registry.url, heartbeat_paths, args)
+                    targets = [
+                        (url, [f"/heartbeat/{agent_id(i)}" for i in share])
+                        for url, share in zip(urls, shares, strict=True)
+                    ]
+                    loads[row] = run_head_load(targets, args)
+                elif row == "POST /heartbeat":
+                    jobs = [
+                        (url, "post_heartbeat.lua", [str(b)]) for url, b in zip(urls, bodies, strict=True)
+                    ]
+                    loads[row] = run_wrk(jobs, args)
                 elif row.startswith("POST"):
-                    loads[row] = run_wrk(registry.url, "post_heartbeat.lua", bodies, args)
+                    threads = str(max(1, args.threads // len(urls)))
+                    jobs = [
+                        (url, "post_changed.lua", [str(c), threads])
+                        for url, c in zip(urls, changing, strict=True)
+                    ]
+                    loads[row] = run_wrk(jobs, args)
                 else:
-                    loads[row] = run_wrk(registry.url, "get_agents.lua", None, args)
+                    loads[row] = run_wrk([(url, "get_agents.lua", []) for url in urls], args)
         print(f"[{name}] growing the mesh to {args.memory_agents} agents", file=sys.stderr)
-        register(registry.url, range(args.agents, args.memory_agents), args.payload)
-        if listed_agents(registry.url) != args.memory_agents:
-            raise RuntimeError(f"{name} does not list {args.memory_agents} agents after registering them")
+        register(urls[0], range(args.agents, args.memory_agents), args.payload)
+        for url in urls:  # every replica renders the list once, as its readers would make it
+            if listed_agents(url) != args.memory_agents:
+                raise RuntimeError(f"{name} at {url} does not list {args.memory_agents} agents")
         time.sleep(2)
-        rss = resident_bytes(registry.proc.pid) / 2**20
+        rss = statistics.mean(resident_bytes(replica.proc.pid) for replica in replicas) / 2**20
     return RegistryResults(name=name, loads=loads, rss_mib=rss)
 
 
@@ -145,24 +212,62 @@ def profile_path(folder: Path, row: str) -> Path:
     return folder / f"ours-{slug}.txt"
 
 
+def fresh_postgres_database(name: str) -> str:
+    """Drop and create database ``name`` on the local PostgreSQL (127.0.0.1:5432, trust); return it."""
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    return name
+
+
 @contextlib.contextmanager
-def start_ours(workdir: Path) -> Iterator[RunningProcess]:
-    """This checkout's registry, as deployed but quiet and with no expiry during the run."""
+def start_ours(workdir: Path, args: argparse.Namespace) -> Iterator[list[RunningProcess]]:
+    """This checkout's registry (``--replicas`` of it), as deployed but quiet and with no expiry."""
     env = {"LOG_LEVEL": "warning", "AGENT_TIMEOUT": "1h", "HEALTH_CHECK_INTERVAL": "30s"}
-    with run_registry(workdir, env, startup_timeout=60) as registry:
-        yield registry
+    if args.database == "postgresql":
+        database = fresh_postgres_database("bench_ours")
+        env.update(
+            DATABASE_TYPE="postgresql", DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{database}"
+        )
+    with contextlib.ExitStack() as stack:
+        replicas = []
+        for replica in range(args.replicas):
+            folder = workdir / f"replica-{replica}"
+            folder.mkdir(exist_ok=True)
+            replicas.append(stack.enter_context(run_registry(folder, env, startup_timeout=60)))
+        yield replicas
 
 
 @contextlib.contextmanager
-def start_go(workdir: Path) -> Iterator[RunningProcess]:
-    """The real Go registry, quiet and with no expiry during the run."""
+def start_go(workdir: Path, args: argparse.Namespace) -> Iterator[list[RunningProcess]]:
+    """The real Go registry (``--replicas`` of it), quiet and with no expiry during the run."""
     env = {
         "MCP_MESH_LOG_LEVEL": "WARNING",
         "DEFAULT_TIMEOUT_THRESHOLD": "3600",
         "HEALTH_CHECK_INTERVAL": "30",
     }
-    with run_go_registry(workdir, env, startup_timeout=60) as registry:
-        yield registry
+    if args.database == "postgresql":
+        database = fresh_postgres_database("bench_go")
+        env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database}?sslmode=disable"
+    with contextlib.ExitStack() as stack:
+        yield [
+            stack.enter_context(run_go_registry(workdir, env, startup_timeout=60))
+            for _ in range(args.replicas)
+        ]
+
+
+def database_label(args: argparse.Namespace) -> str:
+    """SQLite, PostgreSQL, or PostgreSQL with so many replicas."""
+    if args.database == "sqlite":
+        return "SQLite"
+    return "PostgreSQL" if args.replicas == 1 else f"PostgreSQL, {args.replicas} replicas sharing it,"
 
 
 def table(results: list[RegistryResults], args: argparse.Namespace, head_ceiling: float) -> str:
@@ -170,7 +275,7 @@ def table(results: list[RegistryResults], args: argparse.Namespace, head_ceiling
     by_name = {result.name: result for result in results}
     go, ours = by_name.get("go"), by_name.get("ours")
     lines = [
-        f"mesh of {args.agents} agents ({args.payload} payload), SQLite both, "
+        f"mesh of {args.agents} agents ({args.payload} payload), {database_label(args)} both, "
         f"{args.connections} connections, {args.duration}s per row; "
         f"POST and GET by wrk -t{args.threads}, HEAD by bench/headload.py",
         "",
@@ -196,6 +301,8 @@ def table(results: list[RegistryResults], args: argparse.Namespace, head_ceiling
     ours_rss = f"{ours.rss_mib:,.0f}" if ours else "-"
     rss_ratio = f"{ours.rss_mib / go.rss_mib:.2f} (lower is better)" if go and ours else "-"
     memory_row = f"resident memory @ {args.memory_agents} agents, MiB"
+    if args.replicas > 1:
+        memory_row += " per replica"
     lines.append(f"| {memory_row} | {go_rss} | | | {ours_rss} | | | {rss_ratio} |")
     lines += [
         "",
@@ -216,6 +323,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--payload", choices=PAYLOAD_SHAPES, default="minimal", help="heartbeat shape")
     parser.add_argument("--only", choices=["ours", "go"], help="measure one registry only")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="sqlite (a fresh file) or postgresql (a fresh database on 127.0.0.1:5432)",
+    )
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="replicas sharing the database (postgresql only; default 1)"
+    )
     parser.add_argument("--keep", type=Path, help="keep databases and logs in this folder")
     parser.add_argument(
         "--profile", type=Path, help="sample our registry with py-spy during each row; recordings go here"
@@ -223,6 +339,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.memory_agents < args.agents:
         parser.error("--memory-agents must be at least --agents")
+    if args.replicas < 1 or (args.replicas > 1 and args.database != "postgresql"):
+        parser.error("--replicas above 1 needs --database postgresql (replicas share one database)")
     return args
 
 
@@ -237,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             print(PY_SPY_MISSING, file=sys.stderr)
             return 2
         args.profile.mkdir(parents=True, exist_ok=True)
-    starters: dict[str, Callable[[Path], contextlib.AbstractContextManager[RunningProcess]]] = {}
+    starters: dict[str, Starter] = {}
     if args.only != "ours":
         try:
             go_registry_binary()

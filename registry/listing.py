@@ -1,7 +1,9 @@
 """GET /agents, kept rendered: one JSON fragment per agent, re-rendered only for agents that changed.
 
-A change (``Liveness.changed_since``) re-reads just the changed agents and re-renders them and the
-agents whose resolutions name them (a provider's health shows in its consumers' entries). A new agent
+A change (``Liveness.changed_since``) re-reads just the changed agents and the agents whose resolutions
+name them (a provider's health shows in its consumers' entries), and re-renders those. Only the rendered
+parts are kept, not the rows they came from: at 10,000 agents the rows would cost several times the
+bytes of the body. A new agent
 in the list, a large change, a restore, or (with other replicas on the same database) a second gone by
 re-read everything. Last-seen times come from memory on every request.
 """
@@ -22,15 +24,15 @@ from registry.storage.repository import AgentFilter, Storage, dependency_from_js
 
 LISTING_CACHE_SIZE = 32  # distinct filters kept rendered
 PARTIAL_LIMIT = 200  # more changed agents than this: re-read the whole list
+REREAD_LIMIT = 900  # more changed agents and consumers together than this: the same
 SEEN_CACHE_SIZE = 100_000
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
-    row: Any
-    tools: list[Any]
     fragment: bytes  # the agent's JSON object without its last_seen and closing brace
     providers: frozenset[str]  # agents its dependency resolutions name
+    updated_at: float  # the stored time its last_seen starts from
 
 
 @dataclass
@@ -83,10 +85,14 @@ class AgentListing:
                 old.version = version
                 return old
         started = time.monotonic()
-        rows, tools, statuses = await self.storage.list_agents(flt)
-        listing = _Listing(version, started, {}, statuses)
-        for row in rows:
-            listing.entries[row.agent_id] = _entry(row, tools.get(row.agent_id, []), statuses)
+        entries: dict[str, _Entry] = {}
+
+        def render(rows: list[Any], tools: dict[str, list[Any]], statuses: dict[str, str]) -> None:
+            for row in rows:
+                entries[row.agent_id] = _entry(row, tools.get(row.agent_id, []), statuses)
+
+        statuses = await self.storage.visit_agents(flt, render)
+        listing = _Listing(version, started, entries, statuses)
         if len(self._listings) >= LISTING_CACHE_SIZE:
             self._listings.clear()
         self._listings[flt] = listing
@@ -96,33 +102,41 @@ class AgentListing:
         """Re-render the changed agents and their consumers in place; False when a full read is needed."""
         if not changed:
             return True
-        rows, tools, statuses = await self.storage.list_agents(flt, changed)
+        consumers = {
+            agent_id for agent_id, entry in listing.entries.items() if not entry.providers.isdisjoint(changed)
+        }
+        wanted = changed | consumers
+        if len(wanted) > REREAD_LIMIT:
+            return False
+        rows, tools, statuses = await self.storage.list_agents(flt, wanted)
         if any(row.agent_id not in listing.entries for row in rows):
             return False  # a new entry: its place in the order is the database's to say
         listed = {row.agent_id for row in rows}
-        for agent_id in changed:
+        for agent_id in wanted:
             listing.statuses.pop(agent_id, None)
             if agent_id not in listed:
                 listing.entries.pop(agent_id, None)  # gone, or no longer matching the filters
         listing.statuses.update(statuses)
         for row in rows:  # replaced in place: each keeps its position
             listing.entries[row.agent_id] = _entry(row, tools.get(row.agent_id, []), listing.statuses)
-        for agent_id, entry in listing.entries.items():
-            if agent_id not in changed and not entry.providers.isdisjoint(changed):
-                listing.entries[agent_id] = _entry(entry.row, entry.tools, listing.statuses)
         return True
 
     def _encode(self, listing: _Listing) -> bytes:
-        parts = [
-            entry.fragment + self._seen_suffix(agent_id, entry.row)
-            for agent_id, entry in listing.entries.items()
-        ]
-        agents = b"[" + b",".join(parts) + b"]" if parts else b"null"
+        # One join over the fragments and their suffixes: no per-agent concatenation on the way.
+        parts: list[bytes] = []
+        for agent_id, entry in listing.entries.items():
+            parts += (entry.fragment, self._seen_suffix(agent_id, entry.updated_at), b",")
+        if parts:
+            parts[0] = b'{"agents":[' + parts[0]
+            parts[-1] = b"]"
+        else:
+            parts.append(b'{"agents":null')
         timestamp = clock.rfc3339().encode()
-        return b'{"agents":' + agents + b',"count":%d,"timestamp":"%s"}' % (len(parts), timestamp)
+        parts.append(b',"count":%d,"timestamp":"%s"}' % (len(listing.entries), timestamp))
+        return b"".join(parts)
 
-    def _seen_suffix(self, agent_id: str, row: Any) -> bytes:
-        seen = max(row.updated_at, self.liveness.last_seen(agent_id) or 0.0)
+    def _seen_suffix(self, agent_id: str, updated_at: float) -> bytes:
+        seen = max(updated_at, self.liveness.last_seen(agent_id) or 0.0)
         cached = self._seen.get(agent_id)
         if cached is not None and cached[0] == seen:
             return cached[1]
@@ -140,7 +154,7 @@ def _entry(row: Any, tools: list[Any], statuses: dict[str, str]) -> _Entry:
         for stored in row.dependency_resolutions or ()
         if stored.get("provider_agent_id")
     )
-    return _Entry(row, tools, orjson.dumps(item)[:-1], providers)
+    return _Entry(orjson.dumps(item)[:-1], providers, row.updated_at)
 
 
 def agent_item(row: Any, tools: list[Any], statuses: dict[str, str]) -> dict[str, Any]:

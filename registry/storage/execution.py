@@ -3,7 +3,8 @@
 A unit of work is a plain synchronous function of one SQLAlchemy ``Connection``. On PostgreSQL and MySQL
 it runs inside the async engine (``run_sync``). On a SQLite file it runs in worker threads on the stdlib
 driver, one thread hop per unit instead of one per statement, with every write in one thread, since
-SQLite allows a single writer; only SQLite gets those threads.
+SQLite allows a single writer (``SQLiteWriter``, which commits the units waiting for it together); only
+SQLite gets those threads.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.storage.engine import sqlite_sync_engine
+from registry.storage.sqlite_writer import SQLiteWriter
 
 T = TypeVar("T")
 
@@ -45,10 +47,10 @@ class UnitOfWorkRunner:
     def __init__(self, engine: AsyncEngine, database_type: str) -> None:
         self.engine = engine
         self.sync_engine = sqlite_sync_engine(engine) if database_type == "sqlite" else None
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer: SQLiteWriter | None = None
         self._readers: ThreadPoolExecutor | None = None
         if self.sync_engine is not None:
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            self._writer = SQLiteWriter(self.sync_engine)
             self._readers = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="sqlite-reader")
         # SQLite without a file (``:memory:``) runs on the async engine's single connection: one at a time.
         self._memory_lock = asyncio.Lock() if database_type == "sqlite" and self.sync_engine is None else None
@@ -86,8 +88,7 @@ class UnitOfWorkRunner:
         for attempt in range(1, attempts + 1):
             try:
                 if self._writer is not None:
-                    loop = asyncio.get_running_loop()
-                    return await loop.run_in_executor(self._writer, self._sync_write, work)
+                    return await self._writer.run(work)
                 if self._memory_lock is not None:
                     async with self._memory_lock, self.engine.begin() as conn:
                         return await conn.run_sync(work)
@@ -104,15 +105,11 @@ class UnitOfWorkRunner:
         with self.sync_engine.connect() as conn:
             return work(conn)
 
-    def _sync_write(self, work: Callable[[Connection], T]) -> T:
-        assert self.sync_engine is not None
-        with self.sync_engine.begin() as conn:
-            return work(conn)
-
     async def close(self) -> None:
         """Release the SQLite connections and worker threads."""
+        if self._writer is not None:
+            self._writer.close()
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
         if self.sync_engine is not None:
             self.sync_engine.dispose()
-        for pool in (self._writer, self._readers):
-            if pool is not None:
-                pool.shutdown(wait=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +130,39 @@ _REFRESH_UNCHANGED = (
     )
 )
 _LAST_EVENT_ID = sa.select(event_sequence.c.last_event_id).where(event_sequence.c.id == 1)
+
+# The registration write's statements, built once: a statement object memoises its cache key, so reusing
+# it skips SQLAlchemy's per-call construction and key generation (most of a changed heartbeat's cost).
+_REGISTERED = sa.select(agents.c.status, agents.c.http_host, agents.c.http_port).where(
+    agents.c.agent_id == sa.bindparam("b_agent_id")
+)
+_INSERT_AGENT = sa.insert(agents)
+_DELETE_TOOLS = sa.delete(capabilities).where(capabilities.c.agent_id == sa.bindparam("b_agent_id"))
+_INSERT_TOOLS = sa.insert(capabilities)
+
+
+_LISTED_TOOL_COLUMNS = (
+    capabilities.c.agent_id,
+    capabilities.c.function_name,
+    capabilities.c.capability,
+    capabilities.c.version,
+    capabilities.c.description,
+    capabilities.c.tags,
+    capabilities.c.kwargs,
+    capabilities.c.llm_filter,
+    capabilities.c.llm_provider,
+    capabilities.c.dependencies,
+)
+
+
+@functools.cache
+def _agent_update(columns: frozenset[str]) -> sa.Update:
+    """UPDATE of these agent columns (a handful of shapes: which ones the overwrite rule sets)."""
+    return (
+        sa.update(agents)
+        .where(agents.c.agent_id == sa.bindparam("b_agent_id"))
+        .values({name: sa.bindparam(name) for name in sorted(columns)})
+    )
 
 
 class Storage:
@@ -338,18 +372,15 @@ class Storage:
         def work(conn: Connection) -> SavedRegistration:
             # No SELECT ... FOR UPDATE: on InnoDB it takes gap locks that deadlock concurrent first
             # registrations. Two writers of the same new id collide on the primary key and are retried.
-            existing = (conn.execute(sa.select(agents).where(agents.c.agent_id == reg.agent_id))).first()
+            existing = conn.execute(_REGISTERED, {"b_agent_id": reg.agent_id}).first()
             if existing is None:
-                conn.execute(sa.insert(agents).values(**new_agent_row(reg, now), **resolution))
+                conn.execute(_INSERT_AGENT, {**new_agent_row(reg, now), **resolution})
             else:
-                values = updated_agent_values(reg, dict(existing._mapping), now)
-                conn.execute(
-                    sa.update(agents).where(agents.c.agent_id == reg.agent_id).values(**values, **resolution)
-                )
-            if existing is not None:
-                conn.execute(sa.delete(capabilities).where(capabilities.c.agent_id == reg.agent_id))
+                values = {**updated_agent_values(reg, dict(existing._mapping), now), **resolution}
+                conn.execute(_agent_update(frozenset(values)), {**values, "b_agent_id": reg.agent_id})
+                conn.execute(_DELETE_TOOLS, {"b_agent_id": reg.agent_id})
             if reg.tools:
-                conn.execute(sa.insert(capabilities), self._tool_rows(reg))
+                conn.execute(_INSERT_TOOLS, self._tool_rows(reg))
             self._store_schemas(conn, reg.schemas, now)
             created = existing is None
             revived = existing is not None and existing.status != "healthy"
@@ -575,12 +606,49 @@ class Storage:
     # ---- reads ----------------------------------------------------------------------------------
 
     async def list_agents(
-        self, flt: AgentFilter, agent_ids: Collection[str] | None = None
+        self, flt: AgentFilter, agent_ids: Collection[str]
     ) -> tuple[list[Any], dict[str, list[Any]], dict[str, str]]:
-        """(agent rows, their tools by agent id, status of every agent they resolve to).
+        """(agent rows, their tools by agent id, their statuses) for these few agents (a few hundred)."""
+        rows: list[Any] = []
+        tools: dict[str, list[Any]] = {}
 
-        With ``agent_ids`` (at most a few hundred): only those agents, and the statuses of just those.
+        def keep(chunk: list[Any], chunk_tools: dict[str, list[Any]], _statuses: dict[str, str]) -> None:
+            rows.extend(chunk)
+            tools.update(chunk_tools)
+
+        statuses = await self.visit_agents(flt, keep, agent_ids)
+        return rows, tools, statuses
+
+    async def visit_agents(
+        self,
+        flt: AgentFilter,
+        visit: Callable[[list[Any], dict[str, list[Any]], dict[str, str]], None],
+        agent_ids: Collection[str] | None = None,
+        chunk_size: int = 500,
+    ) -> dict[str, str]:
+        """Call ``visit(rows, tools by agent id, statuses)`` per chunk of matching agents, in id order.
+
+        Runs in the reader (a thread on SQLite), so a whole mesh is never held as rows at once: at 10,000
+        agents that transient would leave the process larger for good (freed memory stays fragmented).
+        ``statuses``: of every agent (of just ``agent_ids`` when given), for the resolutions' providers.
+        Returns the statuses.
         """
+        query = self._agent_query(flt, agent_ids)
+        status_query = sa.select(agents.c.agent_id, agents.c.status)
+        if agent_ids is not None:
+            status_query = status_query.where(agents.c.agent_id.in_(sorted(agent_ids)))
+
+        def work(conn: Connection) -> dict[str, str]:
+            statuses = {str(r.agent_id): str(r.status) for r in conn.execute(status_query)}
+            for partition in conn.execute(query).partitions(chunk_size):
+                rows = list(partition)
+                visit(rows, self._tools_of(conn, [r.agent_id for r in rows]), statuses)
+            return statuses
+
+        return await self.run_read(work)
+
+    @staticmethod
+    def _agent_query(flt: AgentFilter, agent_ids: Collection[str] | None) -> sa.Select[Any]:
         query = sa.select(agents).order_by(agents.c.agent_id)
         if agent_ids is not None:
             query = query.where(agents.c.agent_id.in_(sorted(agent_ids)))
@@ -598,41 +666,20 @@ class Storage:
             else:
                 match = capabilities.c.capability.in_(flt.capabilities)
             query = query.where(agents.c.agent_id.in_(sa.select(capabilities.c.agent_id).where(match)))
-        tool_columns = (
-            capabilities.c.agent_id,
-            capabilities.c.function_name,
-            capabilities.c.capability,
-            capabilities.c.version,
-            capabilities.c.description,
-            capabilities.c.tags,
-            capabilities.c.kwargs,
-            capabilities.c.llm_filter,
-            capabilities.c.llm_provider,
-            capabilities.c.dependencies,
-        )
+        return query
 
-        def work(conn: Connection) -> Any:
-            rows = (conn.execute(query)).all()
-            tools: dict[str, list[Any]] = {}
-            ids = [r.agent_id for r in rows]
-            for start in range(0, len(ids), 900):
-                chunk = ids[start : start + 900]
-                tool_query = (
-                    sa.select(*tool_columns)
-                    .where(capabilities.c.agent_id.in_(chunk))
-                    .order_by(capabilities.c.agent_id, capabilities.c.position)
-                )
-                for tool in (conn.execute(tool_query)).all():
-                    tools.setdefault(tool.agent_id, []).append(tool)
-            status_query = sa.select(agents.c.agent_id, agents.c.status)
-            if agent_ids is not None:
-                status_query = status_query.where(agents.c.agent_id.in_(sorted(agent_ids)))
-            status_rows = conn.execute(status_query)
-            statuses = {str(r.agent_id): str(r.status) for r in status_rows}
-            return rows, tools, statuses
-
-        rows, tools, statuses = await self.run_read(work)
-        return list(rows), tools, statuses
+    @staticmethod
+    def _tools_of(conn: Connection, ids: list[str]) -> dict[str, list[Any]]:
+        tools: dict[str, list[Any]] = {}
+        if ids:
+            tool_query = (
+                sa.select(*_LISTED_TOOL_COLUMNS)
+                .where(capabilities.c.agent_id.in_(ids))
+                .order_by(capabilities.c.agent_id, capabilities.c.position)
+            )
+            for tool in conn.execute(tool_query):
+                tools.setdefault(tool.agent_id, []).append(tool)
+        return tools
 
     async def capability_index(self) -> list[Any]:
         """Every tool with its agent's id, endpoint and status, for GET /capabilities."""

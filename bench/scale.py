@@ -1,0 +1,142 @@
+"""The registry at scale, ours and Go's side by side in one run: registration storms and a soak.
+
+    python -m bench.scale                          # storms of 1,000 and 10,000 agents, a 5-minute soak
+    python -m bench.scale --storms 1000 --soak-seconds 60 --soak-agents 2000   # a shorter look
+
+Each registry runs alone, on a fresh SQLite file per row, one after the other, with its own default
+timeouts (so the soak's unhealthy count is a real false alarm). See bench/storm.py and bench/soak.py
+for what each row does, and bench/README.md for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from bench.mesh import register
+from bench.run import percentile
+from bench.soak import SoakResult, SoakSettings, run_soak
+from bench.storm import StormResult, run_storm
+from tests.compat.go_registry import GoRegistryUnavailable, go_registry_binary, run_go_registry
+from tests.processes import RunningProcess, run_registry
+
+Starter = Callable[[Path], contextlib.AbstractContextManager[RunningProcess]]
+
+
+@contextlib.contextmanager
+def start_ours(workdir: Path) -> Iterator[RunningProcess]:
+    """This checkout's registry with its default timeouts, quiet logs."""
+    with run_registry(workdir, {"LOG_LEVEL": "warning"}, startup_timeout=60) as registry:
+        yield registry
+
+
+@contextlib.contextmanager
+def start_go(workdir: Path) -> Iterator[RunningProcess]:
+    """The real Go registry with its default timeouts, quiet logs."""
+    with run_go_registry(workdir, {"MCP_MESH_LOG_LEVEL": "WARNING"}, startup_timeout=60) as registry:
+        yield registry
+
+
+def storm_row(start: Starter, agents: int) -> StormResult:
+    with tempfile.TemporaryDirectory() as folder, start(Path(folder)) as registry:
+        return run_storm([registry.url], agents)
+
+
+def soak_row(start: Starter, agents: int, settings: SoakSettings) -> SoakResult:
+    with tempfile.TemporaryDirectory() as folder, start(Path(folder)) as registry:
+        register(registry.url, range(agents), concurrency=32)
+        return run_soak(registry.url, registry.proc.pid, agents, settings)
+
+
+def storm_table(results: dict[str, dict[int, StormResult]]) -> list[str]:
+    lines = [
+        "| storm | Go registered s | Go resolved s | Go posts / heads | ours registered s | ours resolved s "
+        "| ours posts / heads | Go/ours time |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    sizes = sorted({size for by_size in results.values() for size in by_size})
+    for size in sizes:
+        cells = []
+        for name in ("go", "ours"):
+            result = results.get(name, {}).get(size)
+            if result is None:
+                cells += ["-", "-", "-"]
+            else:
+                cells += [
+                    f"{result.registered_s:.2f}",
+                    f"{result.resolved_s:.2f}",
+                    f"{result.posts:,} / {result.heads:,}",
+                ]
+        go, ours = results.get("go", {}).get(size), results.get("ours", {}).get(size)
+        ratio = f"{go.resolved_s / ours.resolved_s:.2f}" if go and ours else "-"
+        lines.append(f"| {size:,} agents at once | " + " | ".join(cells) + f" | {ratio} |")
+    return lines
+
+
+def soak_table(name: str, result: SoakResult) -> list[str]:
+    lines = [
+        f"{name}: false unhealthy agents (most at once): {result.false_unhealthy}",
+        "",
+        "| window ends s | HEADs | HEAD p50 ms | HEAD p99 ms | POSTs | POST p50 ms | POST p99 ms | errors "
+        "| CPU share | RSS MiB | not healthy |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for w in result.windows:
+        heads, posts = sorted(w.head_ms), sorted(w.post_ms)
+
+        def pct(values: list[float], fraction: float) -> str:
+            return f"{percentile(values, fraction):.1f}" if values else "-"
+
+        lines.append(
+            f"| {w.ends_s:.0f} | {len(heads):,} | {pct(heads, 0.5)} | {pct(heads, 0.99)} | {len(posts):,} "
+            f"| {pct(posts, 0.5)} | {pct(posts, 0.99)} | {w.errors} | {w.cpu_share:.0%} | {w.rss_mib:.0f} "
+            f"| {w.not_healthy} |"
+        )
+    return lines
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.splitlines()[0])
+    parser.add_argument("--storms", type=int, nargs="*", default=[1000, 10000], help="storm sizes")
+    parser.add_argument("--soak-agents", type=int, default=10000)
+    parser.add_argument("--soak-seconds", type=float, default=300.0, help="0 skips the soak")
+    parser.add_argument("--only", choices=["ours", "go"], help="measure one registry only")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the rows and print the tables; exit 2 when the Go registry is unavailable."""
+    args = parse_args(argv)
+    starters: dict[str, Starter] = {}
+    if args.only != "ours":
+        try:
+            go_registry_binary()
+        except GoRegistryUnavailable as exc:
+            print(f"the Go registry is not available: {exc}", file=sys.stderr)
+            return 2
+        starters["go"] = start_go
+    if args.only != "go":
+        starters["ours"] = start_ours
+    storms: dict[str, dict[int, StormResult]] = {}
+    soaks: dict[str, SoakResult] = {}
+    settings = SoakSettings(seconds=args.soak_seconds)
+    for name, start in starters.items():
+        for size in args.storms:
+            print(f"[{name}] storm of {size} agents", file=sys.stderr)
+            storms.setdefault(name, {})[size] = storm_row(start, size)
+        if args.soak_seconds > 0:
+            print(f"[{name}] soak: {args.soak_agents} agents for {args.soak_seconds:.0f} s", file=sys.stderr)
+            soaks[name] = soak_row(start, args.soak_agents, settings)
+    lines = storm_table(storms) if args.storms else []
+    for name, result in soaks.items():
+        lines += ["", *soak_table(name, result)]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

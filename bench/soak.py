@@ -1,0 +1,142 @@
+"""A soak: a large mesh heartbeating at a realistic rate for minutes, with the registry's own timeouts.
+
+Each of ``agents`` simulated agents sends ``HEAD /heartbeat/{id}`` every ``head_every`` seconds and
+re-posts its (unchanged) heartbeat every ``post_every`` seconds, phases spread evenly, as a deployed
+mesh does. Latency runs from the moment a request was due to its answer, so a registry that falls
+behind shows it (no coordinated omission). Every ``window`` seconds the soak records per-window
+percentiles, the registry's CPU share and resident memory, and how many agents ``GET /agents`` lists
+as not healthy: with the registry's default timeouts, any such agent is a false alarm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import orjson
+
+from bench.memory import resident_bytes
+from bench.mesh import agent_id, heartbeat_payload
+from bench.rawhttp import RawClient
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Window:
+    """One window of the soak."""
+
+    ends_s: float
+    head_ms: list[float] = field(default_factory=list)
+    post_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    cpu_share: float = 0.0
+    rss_mib: float = 0.0
+    not_healthy: int = 0
+
+
+@dataclass
+class SoakResult:
+    """The windows, and the most agents ever listed as not healthy at once."""
+
+    windows: list[Window]
+
+    @property
+    def false_unhealthy(self) -> int:
+        return max((w.not_healthy for w in self.windows), default=0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def not_healthy(url: str) -> int:
+    """How many agents GET /agents lists with a status other than healthy."""
+    response = httpx.get(url + "/agents", timeout=120)
+    response.raise_for_status()
+    return sum(1 for a in response.json().get("agents") or [] if a.get("status") != "healthy")
+
+
+async def _agent(
+    index: int,
+    agents: int,
+    client: RawClient,
+    t0: float,
+    end: float,
+    settings: SoakSettings,
+    out: list[Window],
+) -> None:
+    body = orjson.dumps(heartbeat_payload(index))
+    path = f"/heartbeat/{agent_id(index)}"
+    next_head = t0 + settings.head_every * index / agents
+    next_post = t0 + settings.post_every * index / agents
+    while True:
+        due = min(next_head, next_post)
+        if due >= end:
+            return
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        posting = next_post <= next_head
+        response = (
+            await client.request("POST", "/heartbeat", body)
+            if posting
+            else await client.request("HEAD", path)
+        )
+        done = time.monotonic()
+        window = out[min(len(out) - 1, int((done - t0) // settings.window))]
+        (window.post_ms if posting else window.head_ms).append((done - due) * 1000)
+        if response.status not in (200, 202):
+            window.errors += 1
+        if posting:
+            next_post += settings.post_every
+        else:
+            next_head += settings.head_every
+
+
+@dataclass(frozen=True)
+class SoakSettings:
+    """The soak's shape."""
+
+    seconds: float = 300.0
+    head_every: float = 5.0
+    post_every: float = 60.0
+    window: float = 30.0
+    connections: int = 64
+
+
+async def _observe(url: str, pid: int, t0: float, settings: SoakSettings, out: list[Window]) -> None:
+    cpu = cpu_seconds(pid)
+    for window in out:
+        await asyncio.sleep(max(0.0, t0 + window.ends_s - time.monotonic()))
+        now_cpu = cpu_seconds(pid)
+        window.cpu_share = (now_cpu - cpu) / settings.window
+        cpu = now_cpu
+        window.rss_mib = resident_bytes(pid) / 2**20
+        window.not_healthy = await asyncio.to_thread(not_healthy, url)
+
+
+async def soak(url: str, pid: int, agents: int, settings: SoakSettings) -> SoakResult:
+    """Run the soak on the registered mesh of ``agents`` agents served at ``url`` by process ``pid``."""
+    count = max(1, round(settings.seconds / settings.window))
+    windows = [Window(ends_s=settings.window * (k + 1)) for k in range(count)]
+    client = RawClient(url, settings.connections)
+    t0 = time.monotonic()
+    end = t0 + settings.window * count
+    try:
+        await asyncio.gather(
+            _observe(url, pid, t0, settings, windows),
+            *(_agent(i, agents, client, t0, end, settings, windows) for i in range(agents)),
+        )
+    finally:
+        await client.close()
+    return SoakResult(windows)
+
+
+def run_soak(url: str, pid: int, agents: int, settings: SoakSettings) -> SoakResult:
+    """The soak, synchronously."""
+    return asyncio.run(soak(url, pid, agents, settings))
