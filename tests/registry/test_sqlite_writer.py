@@ -69,7 +69,8 @@ async def test_a_failing_unit_fails_alone_and_the_others_of_its_batch_commit(eng
         release.set()
         await blocker
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
-        assert outcomes[0] == 1 and outcomes[2] == 2
+        assert outcomes[0] == 1
+        assert outcomes[2] == 2
         assert isinstance(outcomes[1], sa.exc.IntegrityError)
         assert stored(engine) == [1, 2], "the failed unit must leave nothing, the others everything"
     finally:
