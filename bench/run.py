@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 
@@ -148,6 +149,7 @@ def run_wrk(loads: list[tuple[str, str, list[str]]], args: argparse.Namespace) -
     )
 
 
+S = TypeVar("S")
 Starter = Callable[[Path, argparse.Namespace], contextlib.AbstractContextManager[list[RunningProcess]]]
 
 
@@ -263,6 +265,22 @@ def start_go(workdir: Path, args: argparse.Namespace) -> Iterator[list[RunningPr
         ]
 
 
+def chosen_registries(only: str | None, *, ours: S, go: S) -> dict[str, S] | None:
+    """The registries to measure (Go first, ``only`` one of them if given); None, after saying why on
+    stderr, when Go is wanted but its binary cannot be had."""
+    chosen: dict[str, S] = {}
+    if only != "ours":
+        try:
+            go_registry_binary()
+        except GoRegistryUnavailable as exc:
+            print(f"the Go registry is not available: {exc}", file=sys.stderr)
+            return None
+        chosen["go"] = go
+    if only != "go":
+        chosen["ours"] = ours
+    return chosen
+
+
 def database_label(args: argparse.Namespace) -> str:
     """SQLite, PostgreSQL, or PostgreSQL with so many replicas."""
     if args.database == "sqlite":
@@ -355,16 +373,9 @@ def main(argv: list[str] | None = None) -> int:
             print(PY_SPY_MISSING, file=sys.stderr)
             return 2
         args.profile.mkdir(parents=True, exist_ok=True)
-    starters: dict[str, Starter] = {}
-    if args.only != "ours":
-        try:
-            go_registry_binary()
-        except GoRegistryUnavailable as exc:
-            print(f"the Go registry is not available: {exc}", file=sys.stderr)
-            return 2
-        starters["go"] = start_go
-    if args.only != "go":
-        starters["ours"] = start_ours
+    starters = chosen_registries(args.only, ours=start_ours, go=start_go)
+    if starters is None:
+        return 2
     print("measuring the HEAD load generator's ceiling", file=sys.stderr)
     head_ceiling = ceiling(args.connections, min(args.duration, 3), free_port())
     results = []

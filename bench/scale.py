@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench.mesh import register
-from bench.run import percentile
+from bench.run import chosen_registries, percentile
 from bench.soak import SoakResult, SoakSettings, run_soak
 from bench.storm import StormResult, run_storm
-from tests.compat.go_registry import GoRegistryUnavailable, go_registry_binary, run_go_registry
+from tests.compat.go_registry import run_go_registry
 from tests.processes import RunningProcess, run_registry
 
 Starter = Callable[[Path], contextlib.AbstractContextManager[RunningProcess]]
@@ -111,16 +111,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the rows and print the tables; exit 2 when the Go registry is unavailable."""
     args = parse_args(argv)
-    starters: dict[str, Starter] = {}
-    if args.only != "ours":
-        try:
-            go_registry_binary()
-        except GoRegistryUnavailable as exc:
-            print(f"the Go registry is not available: {exc}", file=sys.stderr)
-            return 2
-        starters["go"] = start_go
-    if args.only != "go":
-        starters["ours"] = start_ours
+    starters = chosen_registries(args.only, ours=start_ours, go=start_go)
+    if starters is None:
+        return 2
     storms: dict[str, dict[int, StormResult]] = {}
     soaks: dict[str, SoakResult] = {}
     settings = SoakSettings(seconds=args.soak_seconds)

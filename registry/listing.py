@@ -3,9 +3,8 @@
 A change (``Liveness.changed_since``) re-reads just the changed agents and the agents whose resolutions
 name them (a provider's health shows in its consumers' entries), and re-renders those. Only the rendered
 parts are kept, not the rows they came from: at 10,000 agents the rows would cost several times the
-bytes of the body. A new agent
-in the list, a large change, a restore, or (with other replicas on the same database) a second gone by
-re-read everything. Last-seen times come from memory on every request.
+bytes of the body. A new agent in the list, a large change, a restore, or (with other replicas on the
+same database) a second gone by re-read everything. Last-seen times come from memory on every request.
 """
 
 from __future__ import annotations
