@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--state-dir", default="/tmp/labkit-bench-kubelet")
     args = parser.parse_args()
-    cluster = LocalCluster(state_dir=args.state_dir, node="kubelet")
+    cluster = LocalCluster(state_dir=args.state_dir)
     cluster.up(progress=False)  # builds what is missing, outside the figures
     cold_start: list[float] = []
     running: list[float] = []

@@ -230,9 +230,14 @@ def fresh_postgres_database(name: str) -> str:
 
 
 @contextlib.contextmanager
-def start_ours(workdir: Path, args: argparse.Namespace) -> Iterator[list[RunningProcess]]:
-    """This checkout's registry (``--replicas`` of it), as deployed but quiet and with no expiry."""
-    env = {"LOG_LEVEL": "warning", "AGENT_TIMEOUT": "1h", "HEALTH_CHECK_INTERVAL": "30s"}
+def start_ours(
+    workdir: Path, args: argparse.Namespace, *, expiry: bool = False
+) -> Iterator[list[RunningProcess]]:
+    """This checkout's registry (``--replicas`` of it), as deployed but quiet; with its default
+    timeouts when ``expiry``, else with none expiring during the run."""
+    env = {"LOG_LEVEL": "warning"}
+    if not expiry:
+        env.update(AGENT_TIMEOUT="1h", HEALTH_CHECK_INTERVAL="30s")
     if args.database == "postgresql":
         database = fresh_postgres_database("bench_ours")
         env.update(
@@ -248,13 +253,13 @@ def start_ours(workdir: Path, args: argparse.Namespace) -> Iterator[list[Running
 
 
 @contextlib.contextmanager
-def start_go(workdir: Path, args: argparse.Namespace) -> Iterator[list[RunningProcess]]:
-    """The real Go registry (``--replicas`` of it), quiet and with no expiry during the run."""
-    env = {
-        "MCP_MESH_LOG_LEVEL": "WARNING",
-        "DEFAULT_TIMEOUT_THRESHOLD": "3600",
-        "HEALTH_CHECK_INTERVAL": "30",
-    }
+def start_go(
+    workdir: Path, args: argparse.Namespace, *, expiry: bool = False
+) -> Iterator[list[RunningProcess]]:
+    """The real Go registry (``--replicas`` of it), quiet; with its default timeouts when ``expiry``."""
+    env = {"MCP_MESH_LOG_LEVEL": "WARNING"}
+    if not expiry:
+        env.update(DEFAULT_TIMEOUT_THRESHOLD="3600", HEALTH_CHECK_INTERVAL="30")
     if args.database == "postgresql":
         database = fresh_postgres_database("bench_go")
         env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{database}?sslmode=disable"

@@ -2,8 +2,10 @@
 
     python -m bench.scale                          # storms of 1,000 and 10,000 agents, a 5-minute soak
     python -m bench.scale --storms 1000 --soak-seconds 60 --soak-agents 2000   # a shorter look
+    python -m bench.scale --database postgresql --replicas 3 --soak-seconds 0  # storms on 3 replicas
 
-Each registry runs alone, on a fresh SQLite file per row, one after the other, with its own default
+Each registry runs alone, on a fresh database per row (a SQLite file, or a PostgreSQL database on
+127.0.0.1:5432), one after the other, with its own default
 timeouts (so the soak's unhealthy count is a real false alarm). See bench/storm.py and bench/soak.py
 for what each row does, and bench/README.md for the figures.
 """
@@ -14,42 +16,30 @@ import argparse
 import contextlib
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.mesh import register
-from bench.run import chosen_registries, percentile
+from bench.run import chosen_registries, database_label, percentile, start_go, start_ours
 from bench.soak import SoakResult, SoakSettings, run_soak
 from bench.storm import StormResult, run_storm
-from tests.compat.go_registry import run_go_registry
-from tests.processes import RunningProcess, run_registry
+from tests.processes import RunningProcess
 
-Starter = Callable[[Path], contextlib.AbstractContextManager[RunningProcess]]
-
-
-@contextlib.contextmanager
-def start_ours(workdir: Path) -> Iterator[RunningProcess]:
-    """This checkout's registry with its default timeouts, quiet logs."""
-    with run_registry(workdir, {"LOG_LEVEL": "warning"}, startup_timeout=60) as registry:
-        yield registry
+Starter = Callable[..., contextlib.AbstractContextManager[list[RunningProcess]]]
 
 
-@contextlib.contextmanager
-def start_go(workdir: Path) -> Iterator[RunningProcess]:
-    """The real Go registry with its default timeouts, quiet logs."""
-    with run_go_registry(workdir, {"MCP_MESH_LOG_LEVEL": "WARNING"}, startup_timeout=60) as registry:
-        yield registry
+def storm_row(start: Starter, agents: int, args: argparse.Namespace) -> StormResult:
+    """A storm spread over the registry's replicas, on a fresh database."""
+    with tempfile.TemporaryDirectory() as folder, start(Path(folder), args, expiry=True) as replicas:
+        urls = [replica.url for replica in replicas]
+        return run_storm(urls, agents, interval=args.storm_interval, limit_s=args.storm_limit)
 
 
-def storm_row(start: Starter, agents: int) -> StormResult:
-    with tempfile.TemporaryDirectory() as folder, start(Path(folder)) as registry:
-        return run_storm([registry.url], agents)
-
-
-def soak_row(start: Starter, agents: int, settings: SoakSettings) -> SoakResult:
-    with tempfile.TemporaryDirectory() as folder, start(Path(folder)) as registry:
-        register(registry.url, range(agents), concurrency=32)
-        return run_soak(registry.url, registry.proc.pid, agents, settings)
+def soak_row(start: Starter, agents: int, settings: SoakSettings, args: argparse.Namespace) -> SoakResult:
+    """The soak against one replica (the soak reads one process's CPU and memory)."""
+    with tempfile.TemporaryDirectory() as folder, start(Path(folder), args, expiry=True) as replicas:
+        register(replicas[0].url, range(agents), concurrency=32)
+        return run_soak(replicas[0].url, replicas[0].proc.pid, agents, settings)
 
 
 def storm_table(results: dict[str, dict[int, StormResult]]) -> list[str]:
@@ -66,20 +56,25 @@ def storm_table(results: dict[str, dict[int, StormResult]]) -> list[str]:
             if result is None:
                 cells += ["-", "-", "-"]
             else:
-                cells += [
-                    f"{result.registered_s:.2f}",
-                    f"{result.resolved_s:.2f}",
-                    f"{result.posts:,} / {result.heads:,}",
-                ]
+                resolved = f"{result.resolved_s:.2f}" if result.complete else "incomplete"
+                cells += [f"{result.registered_s:.2f}", resolved, f"{result.posts:,} / {result.heads:,}"]
         go, ours = results.get("go", {}).get(size), results.get("ours", {}).get(size)
-        ratio = f"{go.resolved_s / ours.resolved_s:.2f}" if go and ours else "-"
+        both = go is not None and ours is not None and go.complete and ours.complete
+        ratio = f"{go.resolved_s / ours.resolved_s:.2f}" if both and go and ours else "-"
         lines.append(f"| {size:,} agents at once | " + " | ".join(cells) + f" | {ratio} |")
-    return lines
+    problems = [
+        f"{name}, {size:,} agents: {result.problem}"
+        for name, by_size in results.items()
+        for size, result in sorted(by_size.items())
+        if not result.complete
+    ]
+    return lines + (["", *problems] if problems else [])
 
 
 def soak_table(name: str, result: SoakResult) -> list[str]:
     lines = [
-        f"{name}: false unhealthy agents (most at once): {result.false_unhealthy}",
+        f"{name}: false unhealthy agents (most at once): {result.false_unhealthy}; "
+        f"requests still due at the end (fallen behind): {result.behind:,}",
         "",
         "| window ends s | HEADs | HEAD p50 ms | HEAD p99 ms | POSTs | POST p50 ms | POST p99 ms | errors "
         "| CPU share | RSS MiB | not healthy |",
@@ -102,10 +97,23 @@ def soak_table(name: str, result: SoakResult) -> list[str]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.splitlines()[0])
     parser.add_argument("--storms", type=int, nargs="*", default=[1000, 10000], help="storm sizes")
+    parser.add_argument(
+        "--storm-interval", type=float, default=5.0, help="seconds between an agent's HEADs (the SDK's 5 s)"
+    )
+    parser.add_argument("--storm-limit", type=float, default=300.0, help="seconds a storm may take")
     parser.add_argument("--soak-agents", type=int, default=10000)
     parser.add_argument("--soak-seconds", type=float, default=300.0, help="0 skips the soak")
     parser.add_argument("--only", choices=["ours", "go"], help="measure one registry only")
-    return parser.parse_args(argv)
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="replicas sharing the database (postgresql; storms only)"
+    )
+    args = parser.parse_args(argv)
+    if args.replicas < 1 or (args.replicas > 1 and args.database != "postgresql"):
+        parser.error("--replicas above 1 needs --database postgresql (replicas share one database)")
+    if args.replicas > 1 and args.soak_seconds > 0:
+        parser.error("the soak reads one process: use --soak-seconds 0 with --replicas")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,11 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, start in starters.items():
         for size in args.storms:
             print(f"[{name}] storm of {size} agents", file=sys.stderr)
-            storms.setdefault(name, {})[size] = storm_row(start, size)
+            storms.setdefault(name, {})[size] = storm_row(start, size, args)
         if args.soak_seconds > 0:
             print(f"[{name}] soak: {args.soak_agents} agents for {args.soak_seconds:.0f} s", file=sys.stderr)
-            soaks[name] = soak_row(start, args.soak_agents, settings)
-    lines = storm_table(storms) if args.storms else []
+            soaks[name] = soak_row(start, args.soak_agents, settings, args)
+    lines = [database_label(args).rstrip(",") + ":", ""]
+    lines += storm_table(storms) if args.storms else []
     for name, result in soaks.items():
         lines += ["", *soak_table(name, result)]
     print("\n".join(lines))

@@ -44,6 +44,8 @@ class SoakResult:
     """The windows, and the most agents ever listed as not healthy at once."""
 
     windows: list[Window]
+    behind: int = 0
+    """Requests still due when the soak ended: a registry that cannot keep up leaves a backlog."""
 
     @property
     def false_unhealthy(self) -> int:
@@ -71,7 +73,8 @@ async def _agent(
     end: float,
     settings: SoakSettings,
     out: list[Window],
-) -> None:
+) -> int:
+    """Heartbeat on schedule until ``end``; return how many requests were due and not sent by then."""
     body = orjson.dumps(heartbeat_payload(index))
     path = f"/heartbeat/{agent_id(index)}"
     next_head = t0 + settings.head_every * index / agents
@@ -79,7 +82,11 @@ async def _agent(
     while True:
         due = min(next_head, next_post)
         if due >= end:
-            return
+            return 0
+        if time.monotonic() >= end:  # fallen behind: count what is still due rather than send it late
+            heads = int((end - next_head) // settings.head_every) + 1 if next_head < end else 0
+            posts = int((end - next_post) // settings.post_every) + 1 if next_post < end else 0
+            return heads + posts
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         posting = next_post <= next_head
         response = (
@@ -128,13 +135,13 @@ async def soak(url: str, pid: int, agents: int, settings: SoakSettings) -> SoakR
     t0 = time.monotonic()
     end = t0 + settings.window * count
     try:
-        await asyncio.gather(
+        _, *behind = await asyncio.gather(
             _observe(url, pid, t0, settings, windows),
             *(_agent(i, agents, client, t0, end, settings, windows) for i in range(agents)),
         )
     finally:
         await client.close()
-    return SoakResult(windows)
+    return SoakResult(windows, behind=sum(behind))
 
 
 def run_soak(url: str, pid: int, agents: int, settings: SoakSettings) -> SoakResult:

@@ -47,7 +47,7 @@ def _base_app(name: str, runtime: RegistryRuntime) -> Quart:
     async def _server_error(exc: Exception) -> Response:
         if database_outage(exc):
             return outage_response(runtime, exc, request.method, request.path)
-        runtime.metrics.errors.labels(kind="server").inc()
+        runtime.metrics.error("server")
         log.error("request failed", exc_info=exc, extra={"method": request.method, "path": request.path})
         return error_response(f"internal error: {type(exc).__name__}", 500)
 

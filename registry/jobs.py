@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from registry import clock
 from registry.leadership import Leadership
 from registry.storage.jobs import JobStore
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("registry.jobs")
 
@@ -45,9 +46,6 @@ class JobService:
         self._client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(
-            timeout=CANCEL_FORWARD_TIMEOUT, follow_redirects=False, trust_env=False
-        )
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="job-lease-sweep")
 
     def close_waits(self) -> None:
@@ -90,15 +88,27 @@ class JobService:
         self._forwards.add(task)
         task.add_done_callback(self._forwards.discard)
 
+    def _http(self) -> httpx.AsyncClient:
+        """The pool, made at the first forwarded cancel: httpx costs a replica ~5 MiB, most never forward."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(
+                timeout=CANCEL_FORWARD_TIMEOUT, follow_redirects=False, trust_env=False
+            )
+        return self._client
+
     async def _forward_cancel(self, owner: str, job_id: str, reason: str, headers: dict[str, str]) -> None:
+        import httpx
+
         await asyncio.sleep(CANCEL_EVENT_GRACE)
         try:
             endpoint = await self.store.owner_endpoint(owner)
-            if not endpoint or self._client is None:
+            if not endpoint:
                 log.info("cancel not forwarded: owner unknown", extra={"job_id": job_id, "owner": owner})
                 return
             body = {"reason": reason} if reason else None
-            response = await self._client.post(
+            response = await self._http().post(
                 f"{endpoint.rstrip('/')}/jobs/{job_id}/cancel", json=body, headers=headers
             )
             if response.status_code >= 300:

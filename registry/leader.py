@@ -144,7 +144,7 @@ class LeaderElector:
         self._last_renew_wall: datetime | None = None
         self._observed_record: tuple[Any, ...] | None = None
         self._observed_at = 0.0
-        self.transitions_seen = 0
+        self.acquisitions = 0  # times this replica started leading
         self.lease_transitions = 0
         self.last_error: str | None = None
         self.holder: str | None = None
@@ -168,7 +168,7 @@ class LeaderElector:
             return
         self._leading = leading
         if leading:
-            self.transitions_seen += 1
+            self.acquisitions += 1
         # The interval this replica may act as leader, in wall time, for checks that no two replicas
         # ever lead at once: from the attempt that acquired, to the last renewal plus the renew deadline.
         boundary = self._last_renew_wall
@@ -453,6 +453,11 @@ class LeaseLeadership:
     def transitions(self) -> int:
         """The Lease's leaseTransitions as last seen (cluster-wide, not only this replica's)."""
         return self._elector.lease_transitions if self._elector is not None else 0
+
+    @property
+    def acquisitions(self) -> int:
+        """How often this replica started leading since it started."""
+        return self._elector.acquisitions if self._elector is not None else 0
 
     async def start(self) -> None:
         if self._elector is None:

@@ -19,7 +19,12 @@ class Leadership(Protocol):
     def is_leader(self) -> bool: ...
 
     @property
-    def transitions(self) -> int: ...
+    def transitions(self) -> int:
+        """The Lease's holder changes as last seen (cluster-wide)."""
+
+    @property
+    def acquisitions(self) -> int:
+        """How often this replica started leading (the leader flag went from 0 to 1)."""
 
     async def start(self) -> None: ...
 
@@ -35,6 +40,7 @@ class AlwaysLeader:
     enabled = False
     is_leader = True
     transitions = 0
+    acquisitions = 0  # it never acquires a Lease: it leads from the start
 
     async def start(self) -> None:
         return None

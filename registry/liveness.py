@@ -20,6 +20,8 @@ import time
 from bisect import bisect_left
 from collections import deque
 
+from registry.clock import SYSTEM_CLOCK, Clock
+from registry.metrics import RegistryMetrics
 from registry.storage.repository import AgentState, Storage
 from registry.storage.schema import TOPOLOGY_EVENTS
 
@@ -35,9 +37,16 @@ class Liveness:
     """In-memory agent states and pending last-seen times, kept in sync with the database."""
 
     def __init__(
-        self, storage: Storage, sync_interval: float = SYNC_INTERVAL, flush_interval: float = SYNC_INTERVAL
+        self,
+        storage: Storage,
+        metrics: RegistryMetrics,
+        sync_interval: float = SYNC_INTERVAL,
+        flush_interval: float = SYNC_INTERVAL,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.storage = storage
+        self.metrics = metrics  # the batched writer reports each flush: its size, duration, lag, failure
+        self.clock = clock
         self.sync_interval = sync_interval
         self.flush_interval = flush_interval
         self.states: dict[str, AgentState] = {}
@@ -147,6 +156,13 @@ class Liveness:
         self.pending_refresh[agent_id] = (when, seen_event_id)
         self.latest_seen[agent_id] = when
 
+    def confirmed(self, agent_id: str, when: float, seen_event_id: int) -> None:
+        """A healthy agent re-posted what the shared database holds, and its times were written there."""
+        self.states[agent_id] = AgentState("healthy", seen_event_id)
+        self.pending_seen.pop(agent_id, None)
+        self.pending_refresh.pop(agent_id, None)
+        self.latest_seen[agent_id] = when
+
     def seen_since(self, cutoff: float) -> set[str]:
         """Agents this replica heard from at or after cutoff (a HEAD or a POST), written or not."""
         return {agent_id for agent_id, when in self.latest_seen.items() if when >= cutoff}
@@ -236,14 +252,22 @@ class Liveness:
                 return
             seen, self.pending_seen = self.pending_seen, {}
             refreshed, self.pending_refresh = self.pending_refresh, {}
+            oldest = min(
+                min(seen.values(), default=float("inf")),
+                min((when for when, _ in refreshed.values()), default=float("inf")),
+            )
+            started = time.perf_counter()
             try:
                 await self.storage.touch(seen, refreshed)
             except Exception:
+                self.metrics.flush_failed()
                 for agent_id, when in seen.items():
                     self.pending_seen.setdefault(agent_id, when)
                 for agent_id, refresh in refreshed.items():
                     self.pending_refresh.setdefault(agent_id, refresh)
                 raise
+            elapsed = time.perf_counter() - started
+            self.metrics.flush_done(len(seen) + len(refreshed), elapsed, self.clock.now() - oldest)
 
     async def sync(self, batch: int = 1000) -> None:
         """Apply events other replicas wrote since the last look: invalidate those agents.

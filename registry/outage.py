@@ -53,6 +53,6 @@ def retry_after(status: int) -> dict[str, str] | None:
 
 def outage_response(rt: RegistryRuntime, exc: BaseException, method: str, path: str) -> Response:
     """The 503 for a request the database could not serve, logged as one warning line."""
-    rt.metrics.errors.labels(kind="database").inc()
+    rt.metrics.error("database")
     log.warning("database unavailable", extra={"method": method, "path": path, "error": reason(exc)})
     return json_response(outage_body(exc), 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+if TYPE_CHECKING:
+    import httpx
 
 from registry.storage.repository import Storage
 from registry.storage.schema import agents
@@ -131,6 +134,8 @@ class Upstream:
     response: httpx.Response
 
     async def body(self) -> AsyncIterator[bytes]:
+        import httpx
+
         try:
             async for chunk in self.response.aiter_raw():
                 yield chunk
@@ -147,8 +152,13 @@ class AgentProxy:
         self.storage = storage
         self._client: httpx.AsyncClient | None = None
 
-    async def start(self) -> None:
-        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=None)
+    def _http(self) -> httpx.AsyncClient:
+        """The pool, made at the first forward: httpx costs a replica ~5 MiB, and most never proxy."""
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=None)
+        return self._client
 
     async def stop(self) -> None:
         if self._client is not None:
@@ -178,13 +188,15 @@ class AgentProxy:
         seconds: float,
     ) -> Upstream:
         """Send the request; ProxyError(403) on a redirect, 502 when unreachable, 504 past the timeout."""
-        assert self._client is not None, "AgentProxy.start() was not awaited"
+        import httpx
+
+        client = self._http()
         url = base + target.path + (("?" + query.decode("latin-1")) if query else "")
-        request = self._client.build_request(
+        request = client.build_request(
             method, url, headers=headers, content=body or None, timeout=httpx.Timeout(seconds)
         )
         try:
-            response = await self._client.send(request, stream=True)
+            response = await client.send(request, stream=True)
         except httpx.TimeoutException:
             raise ProxyError(
                 504, f"the agent at {target.authority} did not answer within {seconds:g} s"

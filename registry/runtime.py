@@ -18,6 +18,7 @@ from registry.monitor import HealthMonitor
 from registry.proxy import AgentProxy
 from registry.service import RegistryService
 from registry.storage.engine import create_engine
+from registry.storage.instrumentation import time_statements
 from registry.storage.jobs import JobStore
 from registry.storage.migrations import migrate
 from registry.storage.repository import Storage
@@ -43,11 +44,15 @@ class RegistryRuntime:
         self.settings = settings
         self.clock = clock
         self.started_at = time.monotonic()
+        self.metrics = RegistryMetrics()
         self.engine = create_engine(settings.database_url, settings.database_type)
         self.storage = Storage(self.engine, settings.database_type)
-        self.liveness = Liveness(self.storage, flush_interval=settings.last_seen_flush_interval)
+        for engine in {id(e): e for e in (self.engine.sync_engine, self.storage.statement_engine)}.values():
+            time_statements(engine, self.metrics)
+        self.liveness = Liveness(
+            self.storage, self.metrics, flush_interval=settings.last_seen_flush_interval, clock=clock
+        )
         self.service = RegistryService(self.storage, self.liveness, clock)
-        self.metrics = RegistryMetrics()
         self.leadership = leadership or build_leadership(settings)
         self.monitor = HealthMonitor(
             self.storage,
@@ -84,7 +89,6 @@ class RegistryRuntime:
         await self.leadership.start()
         await self.monitor.start()
         await self.job_service.start()
-        await self.proxy.start()
 
     async def _migrate_when_reachable(self) -> tuple[int, int]:
         """Migrate, waiting up to DATABASE_CONNECT_TIMEOUT for a database that is still starting."""

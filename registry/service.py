@@ -161,8 +161,16 @@ class RegistryService:
         """
         if self.liveness.shared_database or self._written.get(agent_id) != digest:
             return False
+        return self._known_healthy(agent_id)
+
+    def _known_healthy(self, agent_id: str) -> bool:
         state = self.liveness.states.get(agent_id)
         return state is not None and state.status == "healthy"
+
+    def _may_hold_it_already(self, agent_id: str) -> bool:
+        """Whether to ask a shared database if it holds this content: only for an agent known healthy,
+        so a first registration costs no extra statement."""
+        return self.liveness.shared_database and self._known_healthy(agent_id)
 
     async def _save(
         self,
@@ -173,7 +181,12 @@ class RegistryService:
         seen_event_id: int,
     ) -> SavedRegistration:
         self._written.pop(reg.agent_id, None)
-        saved = await self.storage.save_registration(reg, now, columns, seen_event_id)
+        saved = await self.storage.save_registration(
+            reg, now, columns, seen_event_id, digest, confirm=self._may_hold_it_already(reg.agent_id)
+        )
+        if saved.unchanged:
+            self.liveness.confirmed(reg.agent_id, now, seen_event_id)
+            return saved
         self.liveness.registered(reg.agent_id, now, saved.event_id, seen_event_id)
         if digest is not None:
             if len(self._written) >= WRITTEN_DIGESTS:

@@ -19,11 +19,7 @@ def count_request(
     rt: RegistryRuntime, method: str, route: str, path: str, status: int, elapsed: float
 ) -> None:
     """One answered request in the metrics (by route rule) and, at debug level, the log."""
-    metrics = rt.metrics
-    metrics.requests.labels(method, route, str(status)).inc()
-    metrics.duration.labels(method, route).observe(elapsed)
-    if status >= 500:
-        metrics.errors.labels(kind="server").inc()
+    rt.metrics.request_done(method, route, status, elapsed)
     if http_log.isEnabledFor(logging.DEBUG):
         duration_ms = round(elapsed * 1000, 3)
         http_log.debug(

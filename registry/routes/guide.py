@@ -31,7 +31,7 @@ async def register_agent() -> Response:
     except (SQLAlchemyError, OSError) as exc:
         if database_outage(exc):
             return outage_response(rt, exc, "POST", "/agents")
-        rt.metrics.errors.labels(kind="database").inc()
+        rt.metrics.error("database")
         log.warning("registration failed", extra={"agent_id": registration.agent_id, "error": str(exc)[:500]})
         return error_response(f"database error: {type(exc).__name__}", 503)
     return json_response(

@@ -88,9 +88,11 @@ async def render_metrics() -> Response:
         await rt.liveness.flush()
         rt.metrics.set_agent_counts(await rt.storage.count_by_status())
     except Exception:
-        rt.metrics.errors.labels(kind="database").inc()
-    rt.metrics.leader.set(1 if rt.leadership.is_leader else 0)
-    rt.metrics.leader_transitions.set(rt.leadership.transitions)
+        rt.metrics.error("database")
+    leadership = rt.leadership
+    rt.metrics.set_leadership(
+        leadership.enabled, leadership.is_leader, leadership.acquisitions, leadership.transitions
+    )
     return Response(rt.metrics.render(), status=200, content_type=rt.metrics.content_type)
 
 

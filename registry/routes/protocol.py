@@ -49,28 +49,28 @@ async def answer_heartbeat(rt: RegistryRuntime, raw: bytes) -> tuple[int, dict[s
     try:
         body = parse_json(raw, rt.settings.max_body_bytes)
     except BadJson as exc:
-        rt.metrics.heartbeats.labels(kind="full", result="bad_request").inc()
+        rt.metrics.heartbeat("full", "bad_request")
         return 400, error_body(f"Invalid JSON payload: {exc}")
     try:
         registration = decode_heartbeat(body)
     except PayloadError as exc:
-        rt.metrics.heartbeats.labels(kind="full", result="bad_request").inc()
+        rt.metrics.heartbeat("full", "bad_request")
         message = str(exc) if str(exc) == "agent_id is required" else f"Invalid JSON payload: {exc}"
         return 400, error_body(message)
     try:
         response = await rt.service.register(registration)
     except RegistrationRejected as exc:
-        rt.metrics.heartbeats.labels(kind="full", result="rejected").inc()
-        rt.metrics.errors.labels(kind="validation").inc()
+        rt.metrics.heartbeat("full", "rejected")
+        rt.metrics.error("validation")
         return 200, _semantic_error(registration.agent_id, str(exc))
     except (SQLAlchemyError, OSError) as exc:
-        rt.metrics.heartbeats.labels(kind="full", result="error").inc()
-        rt.metrics.errors.labels(kind="database").inc()
+        rt.metrics.heartbeat("full", "error")
+        rt.metrics.error("database")
         log.warning("registration failed", extra={"agent_id": registration.agent_id, "error": reason(exc)})
         if database_outage(exc):  # 503: the agent backs off and posts again, as the protocol says
             return 503, outage_body(exc)
         return 200, _semantic_error(registration.agent_id, f"database error: {type(exc).__name__}")
-    rt.metrics.heartbeats.labels(kind="full", result="ok").inc()
+    rt.metrics.heartbeat("full", "ok")
     return 200, response
 
 
@@ -92,11 +92,11 @@ async def answer_fast_heartbeat(rt: RegistryRuntime, agent_id: str) -> int:
     try:
         outcome = await rt.service.fast_heartbeat(agent_id)
     except Exception as exc:
-        rt.metrics.heartbeats.labels(kind="fast", result="503").inc()
-        rt.metrics.errors.labels(kind="database").inc()
+        rt.metrics.heartbeat("fast", 503)
+        rt.metrics.error("database")
         log.warning("fast heartbeat failed", extra={"agent_id": agent_id, "error": str(exc)})
         return 503
-    rt.metrics.heartbeats.labels(kind="fast", result=str(outcome.status)).inc()
+    rt.metrics.heartbeat("fast", outcome.status)
     return outcome.status
 
 

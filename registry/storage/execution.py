@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.storage.engine import sqlite_sync_engine
-from registry.storage.sqlite_writer import SQLiteWriter
+from registry.storage.sqlite_writer import SQLiteWriter, through_to_the_end
 
 T = TypeVar("T")
 
@@ -55,6 +55,11 @@ class UnitOfWorkRunner:
         # SQLite without a file (``:memory:``) runs on the async engine's single connection: one at a time.
         self._memory_lock = asyncio.Lock() if database_type == "sqlite" and self.sync_engine is None else None
         self.writes_in_flight = 0
+        # PostgreSQL's default READ COMMITTED gives each statement its own snapshot even inside a
+        # transaction, so reads lose nothing outside one, and skip a BEGIN and a ROLLBACK round trip.
+        # MySQL's REPEATABLE READ does give a unit one snapshot: its reads keep their transaction.
+        autocommit = database_type == "postgresql"
+        self._read_engine = engine.execution_options(isolation_level="AUTOCOMMIT") if autocommit else engine
 
     @property
     def statement_engine(self) -> sa.Engine:
@@ -64,11 +69,12 @@ class UnitOfWorkRunner:
     async def read(self, work: Callable[[Connection], T]) -> T:
         """Run a read-only unit of work."""
         if self._readers is not None:
-            return await asyncio.get_running_loop().run_in_executor(self._readers, self._sync_read, work)
+            running = asyncio.get_running_loop().run_in_executor(self._readers, self._sync_read, work)
+            return await through_to_the_end(running)
         if self._memory_lock is not None:
             async with self._memory_lock, self.engine.connect() as conn:
                 return await conn.run_sync(work)
-        async with self.engine.connect() as conn:
+        async with self._read_engine.connect() as conn:
             return await conn.run_sync(work)
 
     async def transaction(self, work: Callable[[Connection], T], attempts: int = 6) -> T:

@@ -51,11 +51,20 @@ def _add_jobs_v3(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(JOB_TABLES), checkfirst=True)
 
 
+def _add_content_digest_v4(conn: Connection) -> None:
+    """Each agent records its registration's fingerprint; older rows have none and are rewritten once."""
+    columns = {column["name"] for column in sa.inspect(conn).get_columns(agents.name)}
+    if "content_digest" not in columns:
+        column_type = agents.c.content_digest.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE agents ADD COLUMN content_digest {column_type}"))
+
+
 # Append-only: (version, step). Each step brings the schema from version-1 to version.
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [
     (1, _create_v1),
     (2, _order_events_v2),
     (3, _add_jobs_v3),
+    (4, _add_content_digest_v4),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

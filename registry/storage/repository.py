@@ -49,6 +49,7 @@ class SavedRegistration:
     created: bool
     revived: bool
     event_id: int | None
+    unchanged: bool = False  # only the times moved: the row already held this content (``confirm``)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ _REFRESH_UNCHANGED = (
         ),
     )
 )
+# The same refresh, only when the row holds exactly the content this registration would write.
+_CONFIRM_UNCHANGED = _REFRESH_UNCHANGED.where(agents.c.content_digest == sa.bindparam("b_d"))
 _LAST_EVENT_ID = sa.select(event_sequence.c.last_event_id).where(event_sequence.c.id == 1)
 
 # The registration write's statements, built once: a statement object memoises its cache key, so reusing
@@ -362,14 +365,25 @@ class Storage:
         now: float,
         resolution: Mapping[str, Any],
         seen_event_id: int,
+        digest: bytes | None = None,
+        *,
+        confirm: bool = False,
     ) -> SavedRegistration:
         """Insert or update the agent, replace its tools, store schemas, resolutions, events: one commit.
 
         ``seen_event_id``: the newest event id the resolution had seen (read before the providers were).
+        ``digest``: the registration's fingerprint, stored with the row. ``confirm``: first try to only
+        move the times of a healthy row that holds exactly this content (one UPDATE): a replica sharing
+        the database cannot trust its memory of what it wrote last, since another may have written since.
         """
-        resolution = {**resolution, "seen_event_id": seen_event_id}
+        digest_hex = digest.hex() if digest is not None else None
+        resolution = {**resolution, "seen_event_id": seen_event_id, "content_digest": digest_hex}
+        confirming = {"b_id": reg.agent_id, "b_d": digest_hex, "b_t": now, "b_e": seen_event_id}
 
         def work(conn: Connection) -> SavedRegistration:
+            confirmable = confirm and digest_hex is not None
+            if confirmable and conn.execute(_CONFIRM_UNCHANGED, confirming).rowcount == 1:
+                return SavedRegistration(created=False, revived=False, event_id=None, unchanged=True)
             # No SELECT ... FOR UPDATE: on InnoDB it takes gap locks that deadlock concurrent first
             # registrations. Two writers of the same new id collide on the primary key and are retried.
             existing = conn.execute(_REGISTERED, {"b_agent_id": reg.agent_id}).first()

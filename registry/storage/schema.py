@@ -49,6 +49,10 @@ agents = sa.Table(
     sa.Column("last_full_refresh", sa.Double, nullable=False),
     # The newest event id the agent's last resolution had seen: a newer topology event means a 202.
     sa.Column("seen_event_id", sa.BigInteger, nullable=False, default=0, server_default="0"),
+    # A fingerprint of the registration that wrote the row: a replica on a shared database confirms an
+    # unchanged re-post with one UPDATE on it instead of rewriting the agent and its tools. Hex, since
+    # aiomysql cannot pass bytes parameters.
+    sa.Column("content_digest", sa.String(32), nullable=True),
     sa.Index("ix_agents_status_updated", "status", "updated_at"),
     sa.Index("ix_agents_namespace", "namespace"),
 )

@@ -26,6 +26,19 @@ T = TypeVar("T")
 BATCH_LIMIT = 64
 
 
+async def through_to_the_end(future: asyncio.Future[T]) -> T:
+    """Await work running in a thread; if the awaiting task is cancelled, still wait for the work to end.
+
+    A thread cannot be cancelled: without this, a stopped task (the monitor, the sync, a shutdown)
+    would leave a statement running, or a transaction committing, behind it.
+    """
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        raise
+
+
 @dataclass
 class _Unit:
     work: Callable[[Connection], Any]
@@ -53,7 +66,7 @@ class SQLiteWriter:
         future: asyncio.Future[T] = loop.create_future()
         self._ensure_thread()
         self._queue.put(_Unit(work, future, loop))
-        return await future
+        return await through_to_the_end(future)
 
     def close(self) -> None:
         """Finish the queued units and stop the thread."""

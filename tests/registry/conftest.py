@@ -99,6 +99,7 @@ class Follower:
     enabled = True
     is_leader = False
     transitions = 3
+    acquisitions = 0
 
     async def start(self) -> None:
         return None

@@ -52,3 +52,24 @@ async def test_a_version_1_database_gets_ordered_events(make_registry: MakeRegis
     assert await upgraded.head("/heartbeat/agent-a") == 202
     await upgraded.register("agent-a")
     assert await upgraded.head("/heartbeat/agent-a") == 200
+
+
+async def test_a_version_3_database_gets_content_digests(make_registry: MakeRegistry) -> None:
+    """A v3 database (no fingerprints) upgrades; its agents are rewritten once, then confirmed."""
+    registry = await make_registry()
+    await registry.register("agent-a")
+    engine = registry.runtime.engine
+    await registry.runtime.stop()
+    async with engine.begin() as conn:  # back to version 3's shape
+        await conn.execute(sa.text("ALTER TABLE agents DROP COLUMN content_digest"))
+        await conn.execute(sa.update(schema_version).values(version=3))
+    assert await migrate(engine) == (3, LATEST_VERSION)
+    async with engine.connect() as conn:
+        digests = (await conn.execute(sa.select(agents.c.content_digest))).scalars().all()
+    assert digests == [None]
+    upgraded = await make_registry()
+    await upgraded.register("agent-a")
+    async with engine.connect() as conn:
+        digests = (await conn.execute(sa.select(agents.c.content_digest))).scalars().all()
+    assert len(digests) == 1
+    assert len(digests[0] or "") == 32

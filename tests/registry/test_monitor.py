@@ -80,3 +80,4 @@ class _Follower:
     enabled = True
     is_leader = False
     transitions = 0
+    acquisitions = 0

@@ -29,6 +29,14 @@ async def agents_by_id(registry: Harness) -> dict[str, Any]:
     return {agent["id"]: agent for agent in body["agents"] or ()}
 
 
+def assert_only_last_seen_moved(before: dict[str, Any], after: dict[str, Any], agent_id: str) -> None:
+    assert after[agent_id]["last_seen"] > before[agent_id]["last_seen"]
+    for agent in (before, after):
+        for item in agent.values():
+            item.pop("last_seen")
+    assert after == before
+
+
 @pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
 async def test_unchanged_repost_writes_only_the_times_in_the_next_batch(registry: Harness) -> None:
     await registry.register("agent-p", PROVIDER)
@@ -45,12 +53,7 @@ async def test_unchanged_repost_writes_only_the_times_in_the_next_batch(registry
     assert len(statements) == 1, statements
     assert statements[0].upper().startswith("UPDATE AGENTS SET UPDATED_AT"), statements
     assert "LAST_FULL_REFRESH" in statements[0].upper()
-    after = await agents_by_id(registry)
-    assert after["agent-c"]["last_seen"] > before["agent-c"]["last_seen"]
-    for agent in (before, after):
-        for item in agent.values():
-            item.pop("last_seen")
-    assert after == before
+    assert_only_last_seen_moved(before, await agents_by_id(registry), "agent-c")
 
 
 @pytest.mark.parametrize("database_env", ["sqlite"], indirect=True)
@@ -109,3 +112,35 @@ async def test_consumer_repost_sees_its_provider_go(registry: Harness) -> None:
     assert gone["dependencies_resolved"]["use"][0]["status"] == "unresolved"
     listed = await agents_by_id(registry)
     assert listed["agent-c"]["dependency_resolutions"][0]["status"] == "unresolved"
+
+
+SHARED_DATABASES = [
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mysql),
+]
+
+
+@pytest.mark.parametrize("database_env", SHARED_DATABASES, indirect=True)
+async def test_unchanged_repost_on_a_shared_database_is_one_confirming_update(registry: Harness) -> None:
+    await registry.register("agent-p", PROVIDER)
+    await registry.register("agent-c", CONSUMER)
+    first = await registry.register("agent-c", CONSUMER)  # resolved now: this content is what is stored
+    before = await agents_by_id(registry)
+    await registry.pause_background()
+    statements = record_statements(registry)
+    again = await registry.register("agent-c", CONSUMER)
+    writes = [s for s in statements if not s.upper().startswith("SELECT")]
+    assert [s.split()[0].upper() for s in writes] == ["UPDATE"], statements
+    assert "CONTENT_DIGEST" in writes[0].upper()
+    assert again["dependencies_resolved"] == first["dependencies_resolved"]
+    assert_only_last_seen_moved(before, await agents_by_id(registry), "agent-c")
+
+
+@pytest.mark.parametrize("database_env", SHARED_DATABASES, indirect=True)
+async def test_a_replica_confirms_only_what_the_shared_database_holds(make_registry: Any) -> None:
+    a, b = await make_registry(), await make_registry()
+    await a.register("agent-p", PROVIDER, version="1.0.0")
+    await a.register("agent-p", PROVIDER, version="1.0.0")
+    await b.register("agent-p", PROVIDER, version="2.0.0")  # written by the other replica since
+    await a.register("agent-p", PROVIDER, version="1.0.0")  # what A wrote last, no longer what is stored
+    assert (await agents_by_id(b))["agent-p"]["version"] == "1.0.0"

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.processes import REPO_ROOT, run_registry
+from tests.prometheus_tools import promtool
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -69,6 +70,29 @@ def test_guide_load_test_and_metrics_port(tmp_path: Path) -> None:
         text = httpx.get(metrics_url).text
         assert 'mcp_registry_agents_total{status="healthy"} 100.0' in text
         assert 'mcp_registry_requests_total{method="POST",route="/agents",status="200"} 100.0' in text
+
+
+def test_a_live_scrape_passes_promtool_check_metrics(tmp_path: Path) -> None:
+    with run_registry(tmp_path) as registry:
+        with httpx.Client(base_url=registry.url) as client:
+            assert client.post("/heartbeat", json={"agent_id": "agent-a", "tools": []}).status_code == 200
+            assert client.head("/heartbeat/agent-a").status_code == 200
+            assert client.head("/heartbeat/agent-nobody").status_code == 410
+            assert client.get("/nowhere").status_code == 404
+        text = httpx.get(f"http://127.0.0.1:{registry.env['METRICS_PORT']}/metrics").text
+    assert "# TYPE mcp_registry_agents_total untyped" in text
+    assert "# TYPE process_cpu_seconds_total counter" in text
+    checked = promtool("check", "metrics", stdin=text)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert not (checked.stdout + checked.stderr).strip(), "promtool reports no lint problem"
+
+
+def test_promtool_check_metrics_can_fail() -> None:
+    checked = promtool(
+        "check", "metrics", stdin="# HELP agents_total Agents\n# TYPE agents_total gauge\nagents_total 1\n"
+    )
+    assert checked.returncode != 0
+    assert "_total" in checked.stdout + checked.stderr
 
 
 def test_acknowledged_registrations_survive_kill_9(tmp_path: Path) -> None:
