@@ -28,10 +28,11 @@ from labkit.lab import Lab, connect
 from labkit.load import LoadResult, load_test
 from labkit.metrics import parse_metrics, plot_metrics, sample_metrics, scrape_metrics, select_metric
 from labkit.paths import MANIFESTS, NOTEBOOKS, kubectl_path
+from labkit.prometheus import NoData, Prometheus, PrometheusError, PrometheusUnavailable
 from labkit.records import RECORD_MIME, read_records, record
 from labkit.registry_client import RegistryClient
 from labkit.setups import setup_dev_registry
-from labkit.terminal_steps import try_in_terminal
+from labkit.terminal_steps import try_in_terminal, try_port_forward_in_terminal
 from labkit.waiting import sleep
 
 __version__ = "0.1.0"
@@ -49,7 +50,11 @@ __all__ = [
     "LoadResult",
     "ManifestError",
     "NamespaceMissing",
+    "NoData",
     "ObjectNotFound",
+    "Prometheus",
+    "PrometheusError",
+    "PrometheusUnavailable",
     "RegistryClient",
     "RegistryError",
     "RegistryUnavailable",
@@ -72,4 +77,5 @@ __all__ = [
     "show",
     "sleep",
     "try_in_terminal",
+    "try_port_forward_in_terminal",
 ]

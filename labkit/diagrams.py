@@ -46,7 +46,7 @@ def what_runs_where(replicas: int = 3, namespace: str = "mcp-mesh", local: bool 
     ax.set_ylim(0, 7.0)
     ax.axis("off")
     where = (
-        "labkit's local cluster: each pod is local processes on its own 127.x address"
+        "labkit's local cluster: a real kubelet node, each pod containers on containerd"
         if local
         else ("the cluster (kind / minikube): each pod is a container")
     )

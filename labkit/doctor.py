@@ -9,9 +9,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 from labkit.cluster import LocalCluster
-from labkit.cluster.node.images import postgres_bin_dir
 from labkit.errors import LabError
 from labkit.kube import Kube
 from labkit.paths import kubectl_path
@@ -82,37 +82,89 @@ def kubectl_finding() -> Finding:
 
 
 def host_findings() -> list[Finding]:
-    """What the local cluster's node takes from this machine: root for the pods' mounts, PostgreSQL's
-    server for lesson 07's ``postgres`` image, curl and a shell for the ``curlimages/curl`` and
-    ``busybox`` images."""
+    """What the local cluster's kubelet node takes from this machine: root, network namespaces, cgroups,
+    a few programs, and Debian's containerd, runc and CNI plugins (unpacked into labkit's cache)."""
+    from labkit.cluster.kubelet import tools
+
+    root = os.geteuid() == 0
     findings = [
         Finding(
-            "root (pods' volume mounts)",
-            os.geteuid() == 0,
-            "running as root" if os.geteuid() == 0 else f"running as uid {os.geteuid()}",
-            "run labkit as root (sudo -E .venv/bin/labkit ...): the local node mounts each pod's volumes",
-        )
+            "root (network namespaces, cgroups, mounts)",
+            root,
+            "running as root" if root else f"running as uid {os.geteuid()}",
+            "run labkit as root (sudo -E .venv/bin/labkit ...): the node makes namespaces and cgroups",
+        ),
+        Finding(
+            "network namespaces",
+            Path("/proc/self/ns/net").exists(),
+            "/proc/self/ns/net" if Path("/proc/self/ns/net").exists() else "no /proc/self/ns/net",
+            "use a kernel with CONFIG_NET_NS (a container needs --privileged)",
+        ),
     ]
-    postgres = postgres_bin_dir()
+    cgroup = cgroup_detail()
     findings.append(
         Finding(
-            "PostgreSQL server (lesson 07)",
-            postgres is not None,
-            postgres or "no /usr/lib/postgresql/*/bin/postgres",
-            "apt-get install postgresql",
+            "cgroups (memory limits, OOMKilled)",
+            cgroup is not None,
+            cgroup or "no memory cgroup under /sys/fs/cgroup",
+            "mount cgroups: mount -t cgroup2 none /sys/fs/cgroup",
         )
     )
-    for tool, used_by in (("curl", "curlimages/curl pods, lesson 02"), ("sh", "busybox pods, lesson 01")):
-        found = shutil.which(tool)
+    for program, package in tools.HOST_PROGRAMS.items():
+        found = shutil.which(program)
+        findings.append(
+            Finding(f"program {program}", found is not None, found or "missing", f"apt-get install {package}")
+        )
+    findings.append(
+        Finding(
+            "static C library (pause image)",
+            tools.STATIC_LIBC.is_file(),
+            str(tools.STATIC_LIBC) if tools.STATIC_LIBC.is_file() else "missing",
+            "apt-get install libc6-dev",
+        )
+    )
+    node_tools = tools.NodeTools(tools.tools_dir())
+    for name, path in (
+        ("containerd", node_tools.containerd),
+        ("runc", node_tools.runc),
+        ("CNI plugins", node_tools.cni_bin / "bridge"),
+    ):
         findings.append(
             Finding(
-                f"{tool} ({used_by})",
-                found is not None,
-                found or "missing",
-                f"apt-get install {tool if tool != 'sh' else 'dash'}",
+                f"{name} (Debian's, in labkit's cache)",
+                path.exists(),
+                str(path) if path.exists() else "not fetched yet",
+                "labkit cluster up (downloads Debian's containerd, runc and CNI plugins into the cache)",
             )
         )
+    findings.extend(prometheus_findings())
     return findings
+
+
+PROMETHEUS_FIX = (
+    "apt-get install -y --no-install-recommends prometheus, then systemctl disable --now prometheus "
+    "(or make prometheus)"
+)
+
+
+def prometheus_findings() -> list[Finding]:
+    """Debian's Prometheus on the host: a server for the saved data set and the tests, promtool for the
+    rules. (The local node's ``prom/prometheus`` image is built from Debian's package on its own.)"""
+    findings = []
+    for tool, used_by in (("prometheus", "the saved data set, tests"), ("promtool", "rule checks")):
+        found = shutil.which(tool)
+        findings.append(Finding(f"{tool} ({used_by})", found is not None, found or "missing", PROMETHEUS_FIX))
+    return findings
+
+
+def cgroup_detail() -> str | None:
+    """Which cgroup hierarchy offers the memory controller, or None."""
+    unified = Path("/sys/fs/cgroup/cgroup.controllers")
+    if unified.is_file() and "memory" in unified.read_text().split():
+        return "cgroup v2 with the memory controller"
+    if Path("/sys/fs/cgroup/memory").is_dir():
+        return "cgroup v1 memory hierarchy"
+    return None
 
 
 def kernel_finding() -> Finding:

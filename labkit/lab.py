@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import itertools
 import os
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -27,7 +27,7 @@ from labkit.errors import (
 )
 from labkit.kube import Kube, KubeApiError, Ref, parse_ref
 from labkit.object_waits import Condition
-from labkit.portforward import kubectl_forward, local_forward
+from labkit.portforward import Stream, forwarding, pod_port_stream
 from labkit.service_targets import target_resolver
 from labkit.waiting import poll
 
@@ -590,8 +590,9 @@ class Lab:
     def port_forward(self, ref: str, port: int | str) -> Iterator[str]:
         """Forward a local port to ``svc/NAME`` or ``pod/NAME`` on port; yield ``http://127.0.0.1:PORT``.
 
-        On the local cluster (pod IPs on loopback) a forwarder of labkit's own re-resolves the Service's
-        ready pods per connection, so the URL survives a failover; elsewhere it runs kubectl port-forward.
+        Through the API server on every cluster (the Python client's port-forward, as ``kubectl
+        port-forward`` does), one stream per connection to the target chosen then: for a Service a ready
+        Endpoint, so the URL survives a failover.
         """
         if not isinstance(port, int | str) or isinstance(port, bool):
             raise BadParameter(f"port must be a port number or name, not {port!r}")
@@ -600,21 +601,35 @@ class Lab:
         if kind not in ("Service", "Pod"):
             raise BadParameter(f"port_forward needs 'svc/NAME' or 'pod/NAME', not {ref!r}")
         resolver = target_resolver(self, kind, parsed.name, port, self._round_robin)
-        direct = self.local and not streams.runs_real_node(self.kubeconfig, self.kube.context)
         try:
-            target_is_loopback = ipaddress.ip_address(resolver()[0]).is_loopback
-            direct = direct or target_is_loopback
+            resolver()
         except (ObjectNotFound, NamespaceMissing, BadParameter):
             raise  # a wrong name or port is an error now, not at the first connection
         except LabError:
-            pass  # no ready pod yet: the forwarder keeps trying per connection
-        if direct:
-            with local_forward(resolver) as url:
+            pass  # no ready pod yet: each connection tries again
+        core = self._streams_api()
+        opening = threading.Lock()  # the client's port-forward patches its ApiClient while it connects
+
+        def open_stream() -> Stream:
+            pod, target_port = resolver()
+            with opening:
+                return pod_port_stream(core, self.namespace, pod, target_port)
+
+        try:
+            with forwarding(open_stream) as url:
                 yield url
-        else:
-            command = self.kubectl_command("port-forward", "--address", "127.0.0.1", str(parsed), f":{port}")
-            with kubectl_forward(command, {"KUBECONFIG": self.kubeconfig}) as url:
-                yield url
+        finally:
+            core.api_client.close()
+
+    def _streams_api(self) -> Any:
+        """A CoreV1Api on an ApiClient of its own: the client's streams patch the ApiClient they use."""
+        from kubernetes import client
+        from kubernetes import config as k8s_config
+
+        api_client = k8s_config.new_client_from_config(
+            config_file=self.kubeconfig, context=self.kube.context, persist_config=False
+        )
+        return client.CoreV1Api(api_client)
 
 
 def looks_like_ref(text: str) -> bool:

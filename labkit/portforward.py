@@ -1,129 +1,131 @@
-"""Port-forwarding that yields a stable local URL.
+"""Port-forwarding through the API server that yields a stable local URL, on every cluster.
 
-Two ways: a small TCP forwarder of our own (for the local cluster, whose pod IPs are loopback addresses
-the host reaches directly; the target is re-resolved per connection so the URL survives a failover), and
-the real ``kubectl port-forward`` for any other cluster.
+Each accepted connection opens its own port-forward stream (the Python client's ``portforward``, the
+API server's ``pods/portforward``, the kubelet, the pod's port), to the target chosen at connect time:
+for a Service a ready Endpoint, so new connections follow the Service when the chosen pod goes away
+(``kubectl port-forward svc/...`` picks one pod for its whole life).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import re
-import subprocess
+import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from labkit.errors import LabError
 
-Resolver = Callable[[], tuple[str, int]]
-FORWARDING_LINE = re.compile(r"Forwarding from (127\.0\.0\.1|\[::1\]):(\d+) ->")
+CHUNK = 65536
+CONNECT_TRIES = 2  # a target that fails to open is replaced by a fresh choice once
 
 
-class LocalForwarder:
-    """Listen on 127.0.0.1 and pipe each connection to ``resolve()``'s (host, port) at connect time."""
+class Stream(Protocol):
+    """One connection's byte stream to the target (a socket, or the client's port-forward socket)."""
 
-    def __init__(self, resolve: Resolver, *, cache_seconds: float = 1.0) -> None:
-        self._resolve = resolve
-        self._cache_seconds = cache_seconds
-        self._cached: tuple[float, tuple[str, int]] | None = None
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="labkit-forwarder", daemon=True)
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
-        self.port = 0
+    def sendall(self, data: bytes, /) -> None: ...
+    def recv(self, size: int, /) -> bytes: ...
+    def close(self) -> None: ...
+
+
+Opener = Callable[[], Stream]
+
+
+class ApiForwarder:
+    """Listen on 127.0.0.1 and pipe each accepted connection to a stream from ``open_stream()``."""
+
+    def __init__(self, open_stream: Opener) -> None:
+        self._open = open_stream
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._open_sockets: set[Any] = set()
+        self._accepter = threading.Thread(target=self._accept, name="labkit-forwarder", daemon=True)
+        self.port = int(self._listener.getsockname()[1])
 
     def start(self) -> int:
-        """Start listening on a free loopback port and return it."""
-        self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self._listen(), self._loop)
-        self.port = future.result(timeout=10)
+        """Start accepting and return the local port."""
+        self._accepter.start()
         return self.port
 
     def stop(self) -> None:
-        """Stop listening, close open connections and end the thread."""
-        if self._server is not None:
-            server = self._server
+        """Stop accepting and close every open connection, both ends."""
+        self._closing.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._accepter.join(timeout=10)
+        with self._lock:
+            sockets = list(self._open_sockets)
+        for sock in sockets:
+            _close(sock)
 
-            async def close() -> None:
-                server.close()
-                for task in list(self._connections):
-                    task.cancel()
-                await asyncio.gather(*self._connections, return_exceptions=True)
-                close_clients = getattr(server, "close_clients", None)  # Python 3.13+
-                if close_clients is not None:
-                    close_clients()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(server.wait_closed(), 5)
-
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(close(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        if not self._thread.is_alive():
-            self._loop.close()
-
-    async def _listen(self) -> int:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
-
-    def _target(self, fresh: bool) -> tuple[str, int]:
-        now = time.monotonic()
-        if not fresh and self._cached and now - self._cached[0] < self._cache_seconds:
-            return self._cached[1]
-        target = self._resolve()
-        self._cached = (now, target)
-        return target
-
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        loop = asyncio.get_running_loop()
-        last_error: BaseException | None = None
-        for fresh in (False, True):
+    def _accept(self) -> None:
+        while not self._closing.is_set():
             try:
-                host, port = await loop.run_in_executor(None, self._target, fresh)
-                return await asyncio.wait_for(asyncio.open_connection(host, port), 5)
-            except (OSError, TimeoutError, LabError) as exc:
-                last_error = exc
-        raise ConnectionError(f"no target reachable: {last_error}")
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._connections.add(task)
-            task.add_done_callback(self._connections.discard)
+    def _track(self, sock: Any) -> None:
+        with self._lock:
+            self._open_sockets.add(sock)
+
+    def _forget(self, sock: Any) -> None:
+        with self._lock:
+            self._open_sockets.discard(sock)
+        _close(sock)
+
+    def _serve(self, client: socket.socket) -> None:
+        self._track(client)
         try:
-            upstream_reader, upstream_writer = await self._connect()
-        except ConnectionError:
-            client_writer.close()
+            upstream = open_with_retry(self._open)
+        except (LabError, OSError, ConnectionError):
+            self._forget(client)  # no target: the client sees the connection closed
             return
+        self._track(upstream)
+        back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+        back.start()
+        _pump(client, upstream)
+        back.join()
+        self._forget(upstream)
+        self._forget(client)
+
+
+def open_with_retry(open_stream: Opener) -> Stream:
+    """``open_stream()``, tried again once when it fails (its target went away since it was chosen)."""
+    error: BaseException | None = None
+    for _ in range(CONNECT_TRIES):
         try:
-            await asyncio.gather(
-                pipe(client_reader, upstream_writer),
-                pipe(upstream_reader, client_writer),
-                return_exceptions=True,
-            )
-        except asyncio.CancelledError:  # the forwarder is stopping: end this connection quietly
-            for writer in (client_writer, upstream_writer):
-                writer.close()
+            return open_stream()
+        except (LabError, OSError, ConnectionError) as exc:
+            error = exc
+    raise ConnectionError(f"no target reachable: {error}")
 
 
-async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy bytes from reader to writer until EOF, then close the writer."""
+def _pump(source: Stream, destination: Stream) -> None:
+    """Copy bytes until ``source`` ends, then close ``destination`` so the other side sees the end."""
     try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
+        while data := source.recv(CHUNK):
+            destination.sendall(data)
+    except OSError:
+        pass
     finally:
-        with contextlib.suppress(Exception):
-            writer.close()
+        _close(destination)
+
+
+def _close(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
 
 
 @contextlib.contextmanager
-def local_forward(resolve: Resolver) -> Iterator[str]:
-    """Run a LocalForwarder for the block and yield its ``http://127.0.0.1:PORT`` URL."""
-    forwarder = LocalForwarder(resolve)
+def forwarding(open_stream: Opener) -> Iterator[str]:
+    """Run an ApiForwarder for the block and yield its ``http://127.0.0.1:PORT`` URL."""
+    forwarder = ApiForwarder(open_stream)
     port = forwarder.start()
     try:
         yield f"http://127.0.0.1:{port}"
@@ -131,54 +133,19 @@ def local_forward(resolve: Resolver) -> Iterator[str]:
         forwarder.stop()
 
 
-@contextlib.contextmanager
-def kubectl_forward(command: list[str], env: dict[str, str], timeout: float = 30.0) -> Iterator[str]:
-    """Run ``kubectl port-forward ... :PORT``, wait for its "Forwarding from" line, yield the URL."""
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **env},
-    )
+def pod_port_stream(core_api: Any, namespace: str, pod: str, port: int) -> Stream:
+    """A new port-forward stream to ``pod``'s ``port`` through the API server (the Python client's)."""
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.stream import portforward
+
     try:
-        port = wait_forwarding_port(proc, timeout)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-def wait_forwarding_port(proc: subprocess.Popen[str], timeout: float) -> int:
-    """Read kubectl's output until it names the local port; raise LabError if it exits or takes too long."""
-    assert proc.stdout is not None
-    found: list[int] = []
-    seen: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            seen.append(line.strip())
-            match = FORWARDING_LINE.search(line)
-            if match:
-                found.append(int(match.group(2)))
-                return
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    reader.join(timeout)
-    if found:
-        # keep draining kubectl's output so its pipe never fills up
-        threading.Thread(target=lambda: proc.stdout and proc.stdout.read(), daemon=True).start()
-        return found[0]
-    last = seen[-1] if seen else "no output"
-    if not reader.is_alive():  # kubectl closed its output: it is exiting
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-    if proc.poll() is not None:
-        raise LabError(f"kubectl port-forward exited with status {proc.returncode}: {last}")
-    raise LabError(f"kubectl port-forward did not start forwarding within {timeout:g}s: {last}")
+        forwarded = portforward(
+            core_api.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port)
+        )
+    except ApiException as exc:
+        raise LabError(f"port-forward to pod/{pod}:{port} was refused: {exc.status} {exc.reason}") from None
+    except Exception as exc:  # the websocket upgrade failed (the pod is gone or not running)
+        raise LabError(f"port-forward to pod/{pod}:{port} failed: {exc}") from None
+    sock = forwarded.socket(port)
+    sock.setblocking(True)
+    return sock

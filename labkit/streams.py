@@ -1,15 +1,12 @@
 """Streams into pods through the API server, the way a person types them: ``kubectl exec`` and the
 kubectl that matches the cluster.
 
-On the local cluster with the real kubelet node, exec and port-forward go through the API server and
-the kubelet, as on kind, with labkit's v1.20 kubectl (the server's minor version: the kit's kubectl is far
-outside kubectl's supported version skew). With the node agent, the kit's kubectl and labkit's own
-forwarder stay as they were.
+On the local cluster exec goes through the API server and the kubelet, as on kind, with labkit's v1.20
+kubectl (the server's minor version: the kit's kubectl is far outside kubectl's supported version skew).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
 from collections.abc import Sequence
@@ -17,8 +14,6 @@ from dataclasses import dataclass
 
 from labkit.errors import BadParameter, KubectlFailed
 from labkit.paths import kubectl_path
-
-AGENT_RUNTIME = "labkit://"
 
 
 @dataclass(frozen=True)
@@ -28,24 +23,6 @@ class ExecResult:
     returncode: int
     stdout: str
     stderr: str
-
-
-@functools.lru_cache(maxsize=16)
-def runs_real_node(kubeconfig: str, context: str | None) -> bool:
-    """Whether the cluster's nodes are real kubelets on a container runtime (not labkit's node agent)."""
-    try:
-        from kubernetes import client, config
-
-        api = client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig, context=context))
-        nodes = api.list_node(_request_timeout=10).items
-    except Exception:
-        return False
-    infos = [node.status.node_info for node in nodes if node.status and node.status.node_info]
-    runtimes = [info.container_runtime_version or "" for info in infos]
-    # labkit's node agent reports "labkit://"; a real kubelet its runtime's ("containerd://1.6.20", ...).
-    return bool(runtimes) and all(
-        "://" in runtime and not runtime.startswith(AGENT_RUNTIME) for runtime in runtimes
-    )
 
 
 def server_kubectl(server_version: str) -> str | None:
@@ -61,8 +38,8 @@ def server_kubectl(server_version: str) -> str | None:
 
 
 def kubectl_for(local: bool, kubeconfig: str, context: str | None, server_version: str) -> str:
-    """The kubectl for a lab: the server-minor one on the local cluster's real node, else the kit's."""
-    if local and runs_real_node(kubeconfig, context):
+    """The kubectl for a lab: the server-minor one on the local cluster (when built), else the kit's."""
+    if local:
         chosen = server_kubectl(server_version)
         if chosen:
             return chosen

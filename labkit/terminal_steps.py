@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import subprocess
 from typing import TYPE_CHECKING
 
 from labkit.checks import check
+from labkit.cluster.ports import port_is_free
 from labkit.errors import BadParameter
+from labkit.kubectl_forward import kubectl_forward
 
 if TYPE_CHECKING:
     from labkit.lab import Lab
@@ -30,14 +34,51 @@ def try_in_terminal(lab: Lab, command: str, expect: str) -> str:
     args = shlex.split(command)[1:]
     output = lab.kubectl(*args, check=False)
     print(f"▶ try it in the terminal (File › New › Terminal):  {command}")
+    _show_and_check(output, expect, f"`{command}` shows what the lesson says", "in its output")
+    return output
+
+
+def _show_and_check(output: str, expect: str, claim: str, where: str) -> None:
+    """Print the first lines of a command's output, then check that ``expect`` is found in it."""
     lines = output.rstrip().splitlines()
     for line in lines[:SHOWN_LINES]:
         print(f"    {line}")
     if len(lines) > SHOWN_LINES:
         print(f"    … ({len(lines) - SHOWN_LINES} more lines)")
-    check(
-        re.search(expect, output, re.MULTILINE) is not None,
-        f"`{command}` shows what the lesson says",
-        f"expected /{expect}/ in its output",
+    check(re.search(expect, output, re.MULTILINE) is not None, claim, f"expected /{expect}/ {where}")
+
+
+def try_port_forward_in_terminal(lab: Lab, ref: str, port: int, path: str, expect: str) -> str:
+    """The guide's ``kubectl port-forward REF PORT:PORT &`` and ``curl http://localhost:PORT/PATH``:
+    shown as typed, then run for real (kubectl's port-forward, then curl) and ``expect`` checked in
+    curl's output; returns it. Where something on this machine already listens on PORT, kubectl
+    forwards from a free port instead, and the lesson says which."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise BadParameter(f"port must be a port number, not {port!r}")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise BadParameter(f"path must start with '/', not {path!r}")
+    curl = shutil.which("curl")
+    if curl is None:
+        raise BadParameter("the port-forward step runs curl: apt-get install curl")
+    local = port if port_is_free(port) else None
+    print(f"▶ try it in the terminal (File › New › Terminal):  kubectl port-forward {ref} {port}:{port} &")
+    print(f"                                                     curl http://localhost:{port}{path}")
+    command = lab.kubectl_command("port-forward", ref, f"{local or ''}:{port}")
+    with kubectl_forward(command, {"KUBECONFIG": lab.kubeconfig}) as url:
+        if local is None:
+            used = url.rsplit(":", 1)[1]
+            print(f"    (port {port} is taken on this machine: labkit forwarded from {used})")
+        result = subprocess.run(
+            [curl, "-s", "--max-time", "10", f"{url}{path}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    _show_and_check(
+        result.stdout,
+        expect,
+        f"`curl http://localhost:{port}{path}` through `kubectl port-forward {ref}` answers",
+        f"in curl's output (curl exited {result.returncode})",
     )
-    return output
+    return result.stdout

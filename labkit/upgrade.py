@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labkit.agents import MeshAgent, call_tool
-from labkit.errors import BadParameter, LabError, RegistryUnavailable
+from labkit.errors import BadParameter, LabError, ObjectNotFound, RegistryUnavailable
 from labkit.registry_client import RegistryClient
 from labkit.waiting import poll, sleep
 
@@ -59,21 +59,39 @@ def set_drain(
 ) -> dict[str, dict]:
     """``drain_replica`` on every registry pod, each through its own port-forward; by pod name.
 
-    A pod that has just been restarted may run before it listens: it is asked again until it answers.
+    A StatefulSet pod that was just deleted comes back under the same name: until the new one runs (the
+    old one gone, the new one created and started) and listens, it is asked again.
     """
     states: dict[str, dict] = {}
     for pod in sorted(lab.pods(selector)["name"]):
 
         def answered(pod: str = pod) -> tuple[bool, str]:
+            waiting = not_running_yet(lab, pod)
+            if waiting:
+                return False, waiting
             try:
                 with lab.port_forward(f"pod/{pod}", port) as url:
                     states[pod] = drain_replica(url, draining, token)
-            except RegistryUnavailable as exc:
+            except BadParameter:
+                raise
+            except LabError as exc:  # RegistryUnavailable, or the pod went away meanwhile
                 return False, str(exc)
             return True, str(states[pod])
 
         poll(answered, f"{pod} to answer {DRAIN_PATH}", timeout, interval=1.0, progress=False)
     return states
+
+
+def not_running_yet(lab: Lab, pod: str) -> str:
+    """Why ``pod`` cannot answer yet (gone, terminating, not running), or "" when it runs."""
+    try:
+        found = lab.get(f"pod/{pod}")
+    except ObjectNotFound:
+        return f"pod/{pod} is not recreated yet"
+    if (found.get("metadata") or {}).get("deletionTimestamp"):
+        return f"pod/{pod} is still terminating"
+    phase = (found.get("status") or {}).get("phase")
+    return "" if phase == "Running" else f"pod/{pod} is {phase or 'not scheduled yet'}"
 
 
 def rollout_restart(lab: Lab, ref: str) -> str:

@@ -118,9 +118,15 @@ def run_registry(
 
 @contextlib.contextmanager
 def run_server(
-    command: list[str], cwd: Path, env: dict[str, str], log_path: Path, port: int, startup_timeout: float
+    command: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log_path: Path,
+    port: int,
+    startup_timeout: float,
+    ready_path: str = "/health",
 ) -> Iterator[RunningProcess]:
-    """Start a server process, wait until its /health answers on loopback, and stop it afterwards.
+    """Start a server process, wait until ``ready_path`` answers on loopback, and stop it afterwards.
 
     Output goes to log_path (printed when the process died early). On exit: SIGTERM, then SIGKILL
     after 15 s, unless the test already stopped the process.
@@ -129,7 +135,7 @@ def run_server(
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     running = RunningProcess(proc=proc, url=f"http://127.0.0.1:{port}", log_path=log_path, env=env)
     try:
-        wait_http_ok(running.url + "/health", startup_timeout, proc)
+        wait_http_ok(running.url + ready_path, startup_timeout, proc)
         yield running
     except BaseException:
         if proc.poll() is not None:

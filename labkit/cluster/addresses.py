@@ -1,10 +1,10 @@
-"""Loopback address blocks, one per local cluster on the machine, so several clusters never collide.
+"""Address blocks, one per local cluster on the machine, so several clusters never collide.
 
-Block ``k`` (0-63) gives the cluster the Service range ``127.(96+k).0.0/16`` (ClusterIPs; the
-``kubernetes`` Service is ``127.(96+k).0.1``) and the pod range ``127.(244-k).0.0/16`` for the node
-agent. The default state dir takes block 0 when free; others start at a hash of their path. A claim file
-in labkit's cache (``clusters/block-<k>``, holding the state dir) stays valid while that state dir's
-``cluster.json`` still names the block, so a wiped cluster frees its block.
+Block ``k`` (0-63) names the cluster's node network (``labkit.cluster.kubelet.network.NodeNetwork``: its
+namespace, node link, pod and Service ranges). The default state dir takes block 0 when free; others
+start at a hash of their path. A claim file in labkit's cache (``clusters/block-<k>``, holding the state
+dir) stays valid while that state dir's ``cluster.json`` still names the block, so a wiped cluster frees
+its block.
 """
 
 from __future__ import annotations
@@ -22,21 +22,9 @@ BLOCKS = 64
 
 @dataclass(frozen=True)
 class AddressBlock:
-    """One cluster's loopback ranges."""
+    """One cluster's address block number."""
 
     index: int
-
-    @property
-    def service_cidr(self) -> str:
-        return f"127.{96 + self.index}.0.0/16"
-
-    @property
-    def pod_cidr(self) -> str:
-        return f"127.{244 - self.index}.0.0/16"
-
-    @property
-    def kubernetes_service_ip(self) -> str:
-        return f"127.{96 + self.index}.0.1"
 
 
 def _claimed_by_other(claim: Path, index: int, state_dir: Path) -> bool:
@@ -65,4 +53,4 @@ def claim_block(state_dir: Path, registry: Path, preferred: int | None = None) -
             if not _claimed_by_other(claim, index, state_dir):
                 claim.write_text(str(state_dir))
                 return AddressBlock(index)
-    raise ClusterError(f"all {BLOCKS} loopback address blocks are taken by other local clusters ({registry})")
+    raise ClusterError(f"all {BLOCKS} address blocks are taken by other local clusters ({registry})")

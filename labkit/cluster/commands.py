@@ -18,9 +18,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _cluster(args: argparse.Namespace) -> LocalCluster:
-    return LocalCluster(
-        state_dir=args.state_dir, bin_dir=getattr(args, "bin_dir", None), node=getattr(args, "node", None)
-    )
+    return LocalCluster(state_dir=args.state_dir, bin_dir=getattr(args, "bin_dir", None))
 
 
 def _guarded(handler: Handler) -> Handler:
@@ -89,12 +87,7 @@ def add_cluster_commands(subparsers: argparse._SubParsersAction[argparse.Argumen
     up = commands.add_parser("up", parents=[common], help="start the cluster (idempotent)")
     up.add_argument("--bin-dir", help="take the binaries from this folder first (also LABKIT_BIN_DIR)")
     up.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for readiness")
-    up.add_argument("--without-node", action="store_true", help="control plane only, no node agent")
-    up.add_argument(
-        "--node",
-        choices=("agent", "kubelet"),
-        help="the node: labkit's agent (default) or a real kubelet with containerd (also LABKIT_NODE)",
-    )
+    up.add_argument("--without-node", action="store_true", help="control plane only, no kubelet node")
     up.add_argument("--quiet", action="store_true", help="no progress display")
     up.set_defaults(handler=_guarded(cluster_up))
 

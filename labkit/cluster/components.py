@@ -7,11 +7,10 @@ switched off.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from labkit.cluster.pki import NODE_NAME, Pki
+from labkit.cluster.pki import Pki
 
 HOST = "127.0.0.1"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -33,7 +32,7 @@ class Ports:
         return asdict(self)
 
     def of(self, component: str) -> int | None:
-        """The main port of a component (None for the node agent, whose port is its own business)."""
+        """The main port of a component (None for the node, whose ports belong to its network)."""
         return {
             "etcd": self.etcd_client,
             "kube-apiserver": self.apiserver,
@@ -78,7 +77,7 @@ class StateLayout:
 
     @property
     def node_code_file(self) -> Path:
-        """The digest of the node agent code the running agent was started with."""
+        """The digest of labkit's node code the running node was started with."""
         return self.root / "run" / "node.code"
 
     def log(self, component: str) -> Path:
@@ -111,10 +110,10 @@ def etcd_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
 def apiserver_command(
     binary: Path, layout: StateLayout, ports: Ports, service_cidr: str, advertise_address: str = HOST
 ) -> list[str]:
-    """ClusterIPs come from ``service_cidr``, a loopback range (see ``addresses``) for the node agent.
+    """ClusterIPs come from ``service_cidr`` (the node network's Service range).
 
-    ``advertise_address`` is the ``kubernetes`` Service's endpoint: 127.0.0.1 for the node agent, the API
-    relay's address for the kubelet node (whose pods cannot reach the machine's loopback).
+    ``advertise_address`` is the ``kubernetes`` Service's endpoint: the API relay's address on the node
+    link (pods cannot reach the machine's loopback).
     """
     pki = layout.pki
     return [
@@ -138,7 +137,7 @@ def apiserver_command(
         "DefaultTolerationSeconds,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota,"
         "StorageObjectInUseProtection,PersistentVolumeClaimResize,Priority,RuntimeClass,"
         "CertificateApproval,CertificateSigning,CertificateSubjectRestriction,DefaultIngressClass",
-        # `kubectl logs` reaches the node agent at its InternalIP and kubelet port, with this identity.
+        # logs, exec and port-forward reach the kubelet at its InternalIP and port, with this identity.
         f"--kubelet-client-certificate={pki.client_cert('apiserver-kubelet-client')}",
         f"--kubelet-client-key={pki.client_key('apiserver-kubelet-client')}",
         "--kubelet-preferred-address-types=InternalIP,Hostname",
@@ -185,18 +184,3 @@ def controller_manager_command(
 def scheduler_command(binary: Path, layout: StateLayout, ports: Ports) -> list[str]:
     kubeconfig = layout.component_kubeconfig("kube-scheduler")
     return _api_client_component(binary, kubeconfig, ports.scheduler)
-
-
-def node_command(layout: StateLayout, node_name: str = NODE_NAME) -> list[str]:
-    """The node agent, labkit's own kubelet (``labkit.cluster.node``)."""
-    return [
-        sys.executable,
-        "-m",
-        "labkit.cluster.node",
-        "--kubeconfig",
-        str(layout.component_kubeconfig("node")),
-        "--state-dir",
-        str(layout.node_state),
-        "--node-name",
-        node_name,
-    ]

@@ -1,7 +1,6 @@
 """``LocalCluster``: start, inspect and stop the local control plane and its node, by recorded pids.
 
-The node is labkit's node agent (``node="agent"``, the default) or the real kubelet node
-(``node="kubelet"``, see ``labkit.cluster.kubelet``); ``LABKIT_NODE`` chooses when the caller does not.
+The node is a real kubelet with containerd and kube-proxy (see ``labkit.cluster.kubelet``).
 """
 
 from __future__ import annotations
@@ -36,21 +35,10 @@ from labkit.cluster.ports import free_ports, port_is_free, require_free
 from labkit.cluster.processes import ProcessRecord, is_alive, read_record, start_process, stop_process
 from labkit.cluster.status import ClusterInfo, ClusterStatus, ComponentStatus
 
-STOP_GRACE = {"node": 30.0}  # the node agent stops its pods first; the others stop in a few seconds
+STOP_GRACE = {"node": 30.0}  # the kubelet stops its pods first; the others stop in a few seconds
 HOSTPATH_PV_ROOT = "/tmp/hostpath_pv/"  # where the built-in host-path provisioner puts volumes
-NODE_VARIABLE = "LABKIT_NODE"
-NODE_KINDS = ("agent", "kubelet")
-
-
-def node_kind(node: str | None, saved: object = None) -> str:
-    """The node kind asked for: the argument, else ``LABKIT_NODE``, else the one the state dir's cluster
-    was made with (``saved``), else ``agent``."""
-    chosen = node if node is not None else os.environ.get(NODE_VARIABLE)
-    if chosen is None:
-        chosen = saved if saved in NODE_KINDS else "agent"
-    if chosen not in NODE_KINDS:
-        raise ClusterError(f"node must be one of {', '.join(NODE_KINDS)}, not {chosen!r}")
-    return chosen
+NODE_KIND = "kubelet"  # what cluster.json records; older kits also made "agent" clusters
+NODE_PACKAGES = ("labkit.cluster.kubelet", "labkit.cluster.images")
 
 
 class _Progress:
@@ -80,7 +68,7 @@ class _Progress:
 
 class LocalCluster:
     """The local Kubernetes cluster: real etcd, kube-apiserver, controller-manager and scheduler on
-    127.0.0.1, plus labkit's node agent, with their state (pids, logs, data, kubeconfig) in ``state_dir``.
+    127.0.0.1, plus a real kubelet node, with their state (pids, logs, data, kubeconfig) in ``state_dir``.
     """
 
     def __init__(
@@ -89,7 +77,6 @@ class LocalCluster:
         bin_dir: str | os.PathLike[str] | None = None,
         api_port: int | None = None,
         node_name: str = NODE_NAME,
-        node: str | None = None,
     ) -> None:
         if api_port is not None and (isinstance(api_port, bool) or not isinstance(api_port, int)):
             raise ClusterError(f"api_port must be an integer port number, not {api_port!r}")
@@ -98,7 +85,6 @@ class LocalCluster:
         self.api_port = api_port
         self.node_name = node_name
         self.layout = StateLayout(self.state_dir)
-        self.node_kind = node_kind(node, self._saved().get("node"))
 
     def __repr__(self) -> str:
         return f"LocalCluster(state_dir={str(self.state_dir)!r})"
@@ -167,11 +153,9 @@ class LocalCluster:
         ServiceAccount exists and (``with_node``) the node is Ready. Idempotent.
         """
         started = time.monotonic()
-        if with_node and self.node_kind == "agent":
-            _require_node_agent()
-        if with_node and self.node_kind == "kubelet":
+        if with_node:
             check_host()  # before anything starts: one line naming what the machine lacks
-        self._require_same_node_kind()
+        self._require_kubelet_state()
         with self._locked():
             status = self.status()
             ports = self._saved_ports()
@@ -182,13 +166,13 @@ class LocalCluster:
     def _complete(
         self, status: ClusterStatus, ports: Ports, with_node: bool, timeout: float, since: float
     ) -> ClusterInfo:
-        """The control plane runs: start the node agent if it is wanted and not running, then wait."""
+        """The control plane runs: start the node if it is wanted and not running, then wait."""
         recovered: tuple[str, ...] = ()
         node = status.component("node")
         if with_node and node.alive and self._node_code_changed():
             recovered = ("the node's code changed since it started; restarting it",)
             self._stop_component("node")
-        elif with_node and node.alive and self._running_kind() == "kubelet" and not self._helpers_alive():
+        elif with_node and node.alive and not self._helpers_alive():
             recovered = ("a process of the kubelet node was not running; restarting the node",)
             self._stop_component("node")
         elif with_node and node.pid is not None and not node.alive:
@@ -217,12 +201,8 @@ class LocalCluster:
             binaries = ensure_binaries(self.bin_dir, progress=progress)
             bar.step("binaries")
             block = self._claim_addresses()
-            if self.node_kind == "kubelet":
-                network = NodeNetwork(block.index)
-                extra_ips: tuple[str, ...] = (network.host_ip,)
-                pki = create_pki(self.layout.pki.directory, network.kubernetes_service_ip, extra_ips)
-            else:
-                pki = create_pki(self.layout.pki.directory, block.kubernetes_service_ip)
+            network = NodeNetwork(block.index)
+            pki = create_pki(self.layout.pki.directory, network.kubernetes_service_ip, (network.host_ip,))
             ports = self._choose_ports()
             self._write_files(pki, ports, binaries, block)
             bar.step("certificates and kubeconfigs")
@@ -305,14 +285,15 @@ class LocalCluster:
         ):
             path = self.layout.component_kubeconfig(component)
             write_kubeconfig(path, server, pki.ca_cert, pki.client_cert(stem), pki.client_key(stem))
+        network = NodeNetwork(block.index)
         saved = {
             "ports": ports.as_dict(),
             "server": server,
             "address_block": block.index,
-            "service_cidr": block.service_cidr,
-            "pod_cidr": block.pod_cidr,
+            "service_cidr": network.service_cidr,
+            "pod_cidr": network.pod_cidr,
             "node_name": self.node_name,
-            "node": self.node_kind,
+            "node": NODE_KIND,
             "binaries": {name: str(binary.path) for name, binary in binaries.items()},
         }
         self.layout.cluster_file.write_text(json.dumps(saved, indent=2))
@@ -336,11 +317,8 @@ class LocalCluster:
         self, binaries: dict[str, Binary], ports: Ports, block: AddressBlock, bar: _Progress, timeout: float
     ) -> None:
         layout = self.layout
-        cidr = block.service_cidr
-        advertise = HOST
-        if self.node_kind == "kubelet":
-            network = NodeNetwork(block.index)
-            cidr, advertise = network.service_cidr, network.host_ip
+        network = NodeNetwork(block.index)
+        cidr, advertise = network.service_cidr, network.host_ip
         self._launch("etcd", components.etcd_command(binaries["etcd"].path, layout, ports))
         etcd_health = f"http://{HOST}:{ports.etcd_client}/health"
         wait_until(lambda: http_ok(etcd_health), "etcd", timeout, self._dead_component)
@@ -370,38 +348,23 @@ class LocalCluster:
 
     def _launch_node(self, ports: Ports, timeout: float = 180.0) -> None:
         """Start the node and remember which version of its code it runs."""
-        if self.node_kind == "kubelet":
 
-            def launch_kubelet(argv: list[str], env: dict[str, str]) -> ProcessRecord:
-                return self._launch("node", argv, env)
+        def launch_kubelet(argv: list[str], env: dict[str, str]) -> ProcessRecord:
+            return self._launch("node", argv, env)
 
-            self.kubelet_node().start(ports.apiserver, launch_kubelet, dict(os.environ), timeout)
-        else:
-            self._launch("node", components.node_command(self.layout, self.node_name), self._node_env(ports))
-        self.layout.node_code_file.write_text(node_code_fingerprint(*self._node_packages()))
+        self.kubelet_node().start(ports.apiserver, launch_kubelet, dict(os.environ), timeout)
+        self.layout.node_code_file.write_text(node_code_fingerprint(*NODE_PACKAGES))
 
     def _node_started_at(self) -> datetime.datetime | None:
         """When the running kubelet started: its Ready condition counts only once renewed after that."""
-        if self._running_kind() != "kubelet":
-            return None
         try:
             seconds = self.layout.pid_file("node").stat().st_mtime
         except FileNotFoundError:
             return None
         return datetime.datetime.fromtimestamp(seconds, datetime.UTC)
 
-    def _running_kind(self) -> str:
-        """The node kind the state dir's cluster was made with (what ``down`` must stop)."""
-        saved = self._saved().get("node", "agent")
-        return saved if saved in NODE_KINDS else "agent"
-
     def _helpers_alive(self) -> bool:
         return self.kubelet_node().helpers_alive()
-
-    def _node_packages(self) -> tuple[str, ...]:
-        if self.node_kind == "kubelet":
-            return ("labkit.cluster.kubelet", "labkit.cluster.images")
-        return ("labkit.cluster.node",)
 
     def kubelet_node(self) -> KubeletNode:
         """The kubelet node of this cluster (its processes, containerd, network)."""
@@ -409,37 +372,21 @@ class LocalCluster:
         # Absolute paths: the kubelet reads relative ones against its config file's folder.
         return KubeletNode(StateLayout(self.state_dir.resolve()), network, self.node_name)
 
-    def _require_same_node_kind(self) -> None:
-        """A state dir's cluster keeps its node kind: the two use different address ranges."""
+    def _require_kubelet_state(self) -> None:
+        """A state dir made by an older kit's node agent uses other address ranges: it is not reused."""
         saved = self._saved().get("node", "agent")
-        if self.layout.etcd_data.is_dir() and saved != self.node_kind:
+        if self.layout.etcd_data.is_dir() and saved != NODE_KIND:
             raise ClusterError(
-                f"the cluster in {self.state_dir} was made with node={saved!r}, not {self.node_kind!r}: "
-                "run `labkit cluster down --wipe` first, or use another --state-dir"
+                f"the cluster in {self.state_dir} was made with an older kit's node {saved!r}, not the "
+                "kubelet: run `labkit cluster down --wipe` first, or use another --state-dir"
             )
 
     def _node_code_changed(self) -> bool:
         """Whether labkit's node code differs from what the running node was started with."""
         try:
-            return self.layout.node_code_file.read_text().strip() != node_code_fingerprint(
-                *self._node_packages()
-            )
+            return self.layout.node_code_file.read_text().strip() != node_code_fingerprint(*NODE_PACKAGES)
         except FileNotFoundError:
             return True
-
-    def _node_env(self, ports: Ports) -> dict[str, str]:
-        pki = self.layout.pki
-        block = self._address_block() or AddressBlock(0)
-        return dict(
-            os.environ,
-            LABKIT_CLUSTER_STATE_DIR=str(self.state_dir),
-            LABKIT_CLUSTER_CA=str(pki.ca_cert),
-            LABKIT_NODE_SERVING_CERT=str(pki.node_serving_cert),
-            LABKIT_NODE_SERVING_KEY=str(pki.node_serving_key),
-            LABKIT_SERVICE_CIDR=block.service_cidr,
-            LABKIT_POD_CIDR=block.pod_cidr,
-            LABKIT_APISERVER=f"https://{HOST}:{ports.apiserver}",
-        )
 
     def _wait_node(self, timeout: float) -> None:
         api = addons.api_client(self.kubeconfig_path)
@@ -470,7 +417,7 @@ class LocalCluster:
         )
 
     def _stop_component(self, name: str) -> bool:
-        """Stop one recorded component (and, for the node agent, what it left); forget its pid file."""
+        """Stop one recorded component (for the node also its containers and helpers); forget its pid file."""
         pid_file = self.layout.pid_file(name)
         record = read_record(pid_file)
         stopped = record is not None and stop_process(record, STOP_GRACE.get(name, 10.0))
@@ -480,21 +427,13 @@ class LocalCluster:
         return stopped
 
     def _stop_all(self) -> list[str]:
-        """Stop every recorded component, node agent first, and anything the node agent recorded."""
+        """Stop every recorded component, the node first, and what the node started."""
         return [name for name in reversed(COMPONENT_ORDER) if self._stop_component(name)]
 
     def _stop_node_leftovers(self) -> None:
-        """Pod processes the node agent recorded (``<state>/node/**/*.pid`` with a start time) and left;
-        for the kubelet node, its containers and helper processes."""
-        if self._running_kind() == "kubelet" and self._address_block() is not None:
+        """The kubelet node's containers and helper processes (containerd, relay, DNS, registry)."""
+        if self._saved().get("node") == NODE_KIND and self._address_block() is not None:
             self.kubelet_node().stop_helpers_and_containers()
-            return
-        if not self.layout.node_state.is_dir():
-            return
-        for pid_file in self.layout.node_state.rglob("*.pid"):
-            record = read_record(pid_file)
-            if record is not None and record.start_time is not None:
-                stop_process(record, grace_seconds=2.0)
 
     def down(self, wipe: bool = False) -> list[str]:
         """Stop exactly the recorded processes (SIGTERM, then SIGKILL); ``wipe`` also deletes the state.
@@ -531,10 +470,10 @@ class LocalCluster:
 
 
 def node_code_fingerprint(*packages: str) -> str:
-    """A digest of the node's source files (the agent's package by default): a running node with
-    another digest is outdated."""
+    """A digest of the node's source files (labkit's kubelet-node packages by default): a running node
+    with another digest is outdated."""
     digest = hashlib.sha256()
-    for package in packages or ("labkit.cluster.node",):
+    for package in packages or NODE_PACKAGES:
         spec = importlib.util.find_spec(package)
         if spec is None or spec.origin is None:
             continue
@@ -544,11 +483,3 @@ def node_code_fingerprint(*packages: str) -> str:
                 digest.update(path.relative_to(folder).as_posix().encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-def _require_node_agent() -> None:
-    if importlib.util.find_spec("labkit.cluster.node.__main__") is None:
-        raise ClusterError(
-            "the node agent (labkit.cluster.node) is not part of this install; "
-            "use up(with_node=False) for the control plane alone"
-        )

@@ -2,7 +2,7 @@
 
 One CA signs every certificate: the API server's serving certificate (127.0.0.1, localhost and the
 ``kubernetes`` Service names), client certificates for the admin, the controller-manager, the scheduler,
-the node agent and the API server's calls to the node agent, plus the node agent's serving certificate.
+the kubelet node and the API server's calls to the kubelet, plus a serving certificate for the node.
 A separate RSA key pair signs ServiceAccount tokens. Files are written once and reused on later ``up``s.
 """
 
@@ -36,7 +36,7 @@ CLIENT_IDENTITIES = (
     ClientIdentity("admin", "labkit-admin", ("system:masters",)),
     ClientIdentity("controller-manager", "system:kube-controller-manager", ()),
     ClientIdentity("scheduler", "system:kube-scheduler", ()),
-    # The node agent may act as an admin (the task allows it): it is labkit's own trusted component.
+    # The node's identity (kubelet, kube-proxy, labkit's node helpers): labkit's own trusted component.
     ClientIdentity("node", f"system:node:{NODE_NAME}", ("system:nodes", "system:masters")),
     ClientIdentity("apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",)),
 )

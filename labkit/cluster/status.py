@@ -39,7 +39,7 @@ class ClusterStatus:
 
     @property
     def running(self) -> bool:
-        """The control plane is alive, and so is the node agent if one was started."""
+        """The control plane is alive, and so is the node if one was started."""
         node = self.component("node")
         return self.control_plane_alive and (node.alive or node.pid is None)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from labkit import streams
 from labkit.cluster import LocalCluster
 from labkit.errors import ClusterUnavailable, LabError
 from labkit.kube import Kube
@@ -46,7 +47,7 @@ def state_root() -> Path:
 def local_cluster_kubeconfig(progress: bool) -> str:
     """Start labkit's local cluster unless it runs; return its kubeconfig. Says which it did."""
     try:
-        cluster = LocalCluster()  # reads the node kind it was started with from its state folder
+        cluster = LocalCluster()
         running = cluster.is_running()
     except OSError as exc:
         raise ClusterUnavailable(
@@ -69,8 +70,9 @@ def local_cluster_kubeconfig(progress: bool) -> str:
     return str(info.kubeconfig)
 
 
-def reach_cluster(options: Options) -> tuple[list[str], str | None]:
-    """The kubeconfig files and the context of a cluster that answers (the local one by default)."""
+def reach_cluster(options: Options) -> tuple[list[str], str | None, str]:
+    """The kubeconfig files, the context and the server version of a cluster that answers (the local one
+    by default)."""
     if options.context is None:
         files = [local_cluster_kubeconfig(options.progress)]
         context = None
@@ -80,12 +82,27 @@ def reach_cluster(options: Options) -> tuple[list[str], str | None]:
     kube = Kube(os.pathsep.join(files), context)
     version = kube.server_version()  # a cluster that does not answer is one line saying what to do
     say(f"cluster {kube.host} (context {kube.context_name!r}) answers: Kubernetes {version}")
-    return files, context
+    return files, context, version
 
 
-def lab_environment(kubeconfig_value: str) -> dict[str, str]:
+def lab_kubectl(local: bool, version: str, folder: Path) -> str:
+    """The kubectl the kernel and terminals find first: on the local cluster labkit's build of the
+    server's minor version (the kit's kubectl is far outside kubectl's supported version skew), linked
+    alone into ``folder`` so that the other cluster binaries stay off PATH; else the kit's."""
+    chosen = streams.server_kubectl(version) if local else None
+    if chosen is None:
+        return kubectl_path()
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / "kubectl"
+    if not (link.is_symlink() and os.readlink(link) == chosen):
+        link.unlink(missing_ok=True)
+        link.symlink_to(chosen)
+    return str(link)
+
+
+def lab_environment(kubeconfig_value: str, kubectl: str | None = None) -> dict[str, str]:
     """What the kernel and the terminals add to the environment: KUBECONFIG, and kubectl first on PATH."""
-    kubectl_dir = str(Path(kubectl_path()).parent)
+    kubectl_dir = str(Path(kubectl or kubectl_path()).parent)
     path = os.pathsep.join(
         [kubectl_dir, *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != kubectl_dir)]
     )
@@ -108,11 +125,12 @@ def run_jupyter(options: Options) -> int:
         return 0
     port = server.choose_port(options.port)
     kernel.check_kernel(replace_foreign=options.fresh)
-    files, context = reach_cluster(options)
+    files, context, version = reach_cluster(options)
+    kubectl = lab_kubectl(options.context is None, version, state_root() / f"kubectl-{version}")
 
     workshop_config = record.with_name(record.stem + "-kubeconfig")
     kubeconfig_value = kubeconfig.write_workshop_kubeconfig(workshop_config, files, context, namespace)
-    env = lab_environment(kubeconfig_value)
+    env = lab_environment(kubeconfig_value, kubectl)
     kernel_dir = kernel.install_kernel(env, replace_foreign=options.fresh)
     say(f'kernel "{kernel.DISPLAY_NAME}" ({kernel.KERNEL_NAME}) in {kernel_dir}')
 
@@ -130,7 +148,7 @@ def run_jupyter(options: Options) -> int:
             f"kept your edits in {', '.join(report.kept_edits)}: they are not replaced by the kit's lessons; "
             "labkit jupyter --fresh restores the lessons (and discards the edits)"
         )
-    say(f"terminals: KUBECONFIG={kubeconfig_value}, kubectl {kubectl_path()}, namespace {namespace}")
+    say(f"terminals: KUBECONFIG={kubeconfig_value}, kubectl {kubectl}, namespace {namespace}")
 
     server_env = {**os.environ, **env}
     started = time.monotonic()
@@ -143,6 +161,9 @@ def run_jupyter(options: Options) -> int:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop_on_terminate)
+    # Started in the background by a script (`labkit jupyter &`, nohup), Python inherits SIGINT ignored
+    # and keeps it so: Ctrl-C, or a `kill -INT`, would then leave JupyterLab running.
+    previous_interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:  # from the moment the URL shows, Ctrl-C means "stop JupyterLab", however soon it comes
         say(f"JupyterLab answers after {time.monotonic() - started:.1f}s (log: {log_path}); Ctrl-C stops it")
         print(lab.url, flush=True)
@@ -156,6 +177,7 @@ def run_jupyter(options: Options) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_interrupt)
         record.unlink(missing_ok=True)
 
 

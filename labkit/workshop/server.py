@@ -125,6 +125,13 @@ def write_quiet_settings(settings_dir: Path) -> None:
         path.write_text(json.dumps(values, indent=1) + "\n")
 
 
+def terminal_shell() -> list[str]:
+    """The shell a JupyterLab terminal runs: the user's, not as a login shell. Started without a tty
+    (a service, a test) JupyterLab would add ``-l``, and a login shell's /etc/profile resets PATH, so
+    the terminal would lose the lab's kubectl (the server's version) that labkit put first on it."""
+    return [os.environ.get("SHELL") or "/bin/sh"]
+
+
 def lab_command(port: int, token: str, workdir: Path, settings_dir: Path, workspaces_dir: Path) -> list[str]:
     """The JupyterLab command line (as root it must be told that root is fine)."""
     command = [
@@ -141,6 +148,7 @@ def lab_command(port: int, token: str, workdir: Path, settings_dir: Path, worksp
         f"--LabApp.workspaces_dir={workspaces_dir}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.news_url=None",
+        "--ServerApp.terminado_settings=" + json.dumps({"shell_command": terminal_shell()}),
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")

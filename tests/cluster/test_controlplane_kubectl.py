@@ -81,14 +81,15 @@ def test_default_storage_class_is_standard(kubectl: Kubectl) -> None:
     assert storage_class["volumeBindingMode"] == "WaitForFirstConsumer"
 
 
-def test_kubernetes_service_lives_on_loopback(kubectl: Kubectl, local_cluster: LocalCluster) -> None:
+def test_kubernetes_service_lives_in_the_node_ranges(kubectl: Kubectl, local_cluster: LocalCluster) -> None:
     saved = saved_cluster(local_cluster)
+    network = local_cluster.kubelet_node().network
     service = kubectl.json("get", "service", "kubernetes", "-n", "default")
-    prefix = saved["service_cidr"].rsplit(".", 2)[0]  # "127.NN"
-    assert service["spec"]["clusterIP"] == f"{prefix}.0.1"
+    assert saved["service_cidr"] == network.service_cidr
+    assert service["spec"]["clusterIP"] == network.kubernetes_service_ip
     endpoints = kubectl.json("get", "endpoints", "kubernetes", "-n", "default")
     (subset,) = endpoints["subsets"]
-    assert [address["ip"] for address in subset["addresses"]] == ["127.0.0.1"]
+    assert [address["ip"] for address in subset["addresses"]] == [network.host_ip]
     assert [port["port"] for port in subset["ports"]] == [saved["ports"]["apiserver"]]
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from labkit.cluster import ClusterError, LocalCluster, MissingPrerequisite, PortInUse
-from labkit.cluster import local as local_module
 from labkit.cluster.binaries import ensure_binaries
 from labkit.cluster.components import CONTROL_PLANE
 from labkit.cluster.processes import ProcessRecord, is_alive, process_start_time
@@ -205,23 +204,6 @@ def test_bad_api_port_type_is_rejected() -> None:
         LocalCluster(api_port="6443")  # type: ignore[arg-type]
 
 
-def test_a_node_agent_running_outdated_code_is_restarted(cluster: LocalCluster) -> None:
-    first = cluster.up(progress=False, with_node=True, timeout=120)
-    node = cluster.status().component("node")
-    assert node.alive
-    assert node.pid is not None
-    assert first.started
-    assert not cluster.up(progress=False, with_node=True).started, "same code: the agent keeps running"
-    cluster.layout.node_code_file.write_text("code-of-an-older-checkout")
-    again = cluster.up(progress=False, with_node=True, timeout=120)
-    assert again.started
-    assert any("code changed" in message for message in again.recovered)
-    restarted = cluster.status().component("node")
-    assert restarted.alive
-    assert restarted.pid != node.pid
-    assert process_start_time(node.pid) is None, "the outdated agent was stopped"
-
-
 def test_cli_down_wipe_stops_everything_and_removes_the_state(cluster: LocalCluster) -> None:
     pids = [c.pid for c in cluster.status().components if c.pid]
     assert pids
@@ -263,17 +245,3 @@ def test_a_component_that_dies_at_start_is_reported_and_nothing_is_left_running(
 
 def cached_or_found(cluster: LocalCluster, name: str) -> Path:
     return ensure_binaries(cluster.bin_dir, progress=False)[name].path
-
-
-def test_a_missing_node_agent_is_one_clear_message(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    real_find_spec = local_module.importlib.util.find_spec
-    monkeypatch.setattr(
-        local_module.importlib.util,
-        "find_spec",
-        lambda name, *args: None if name.startswith("labkit.cluster.node") else real_find_spec(name, *args),
-    )
-    with pytest.raises(
-        ClusterError, match=r"node agent .* not part of this install; use up\(with_node=False\)"
-    ):
-        LocalCluster(state_dir=tmp_path / "state").up(progress=False)
-    assert not (tmp_path / "state").exists()

@@ -20,6 +20,7 @@ import pytest
 
 import labkit as lk
 from registry.leader import leading_intervals, overlapping_pairs
+from tests.cluster_fixture import lab_in_own_namespace
 from tests.ha import ha_cluster as ha
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 NAMESPACE = f"ha-test-{os.getpid()}"
 TIMINGS = ha.Timings(lease=4.0, renew=3.0, retry=1.0)
 # What the measurements add to the election's own bounds: the Lease read every 50 ms, the delete request
-# and the node agent noticing it, each replica's attempt taking some tens of ms on a loaded 2-core machine.
+# and the kubelet noticing it, each replica's attempt taking some tens of ms on a loaded 2-core machine.
 # Measured on the local cluster: crash 3.6-4.7 s (bound 5 s + allowance), graceful 0.2-0.8 s.
 OBSERVER_ALLOWANCE = 0.75
 
@@ -35,10 +36,8 @@ OBSERVER_ALLOWANCE = 0.75
 @pytest.fixture(scope="module")
 def lab(local_cluster: Any) -> Iterator[lk.Lab]:
     """A Lab in a namespace of its own, deleted afterwards."""
-    lab = lk.connect(local_cluster, namespace=NAMESPACE, progress=False)
-    lab.ensure_namespace()
-    yield lab
-    lab.delete({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}, wait=False)
+    with lab_in_own_namespace(local_cluster, NAMESPACE) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")

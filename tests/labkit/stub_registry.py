@@ -9,13 +9,18 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# The registry's exposition in small: the guide's untyped agents_total beside the conventional gauge.
 METRICS = """# HELP mcp_registry_agents_total Agents by status
-# TYPE mcp_registry_agents_total gauge
-mcp_registry_agents_total{status="healthy"} %d
+# TYPE mcp_registry_agents_total untyped
+mcp_registry_agents_total{status="healthy"} %(agents)d
 mcp_registry_agents_total{status="unhealthy"} 0
+# HELP mcp_registry_agents Agents by status
+# TYPE mcp_registry_agents gauge
+mcp_registry_agents{status="healthy"} %(agents)d
+mcp_registry_agents{status="unhealthy"} 0
 # HELP mcp_registry_requests_total Requests
 # TYPE mcp_registry_requests_total counter
-mcp_registry_requests_total{method="POST",route="/agents",status="200"} %d
+mcp_registry_requests_total{method="POST",route="/agents",status="200"} %(requests)d
 """
 
 
@@ -58,7 +63,7 @@ def make_handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             elif self.path == "/agents":
                 self.reply(200, {"agents": list(state.agents.values()), "count": len(state.agents)})
             elif self.path == "/metrics":
-                text = METRICS % (len(state.agents), state.requests)
+                text = METRICS % {"agents": len(state.agents), "requests": state.requests}
                 self.reply(200, text.encode(), "text/plain; version=0.0.4")
             elif self.path == "/admin/backup":
                 if self.headers.get("Authorization") != "Bearer secret":

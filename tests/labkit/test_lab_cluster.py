@@ -6,6 +6,7 @@ local cluster's node) in a namespace of its own, removed at the end.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 import labkit as lk
+from tests.cluster_fixture import lab_in_own_namespace
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
@@ -84,10 +86,8 @@ def registry_statefulset() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def lab(local_cluster: Any) -> Iterator[lk.Lab]:
     """A Lab on the local cluster in a namespace of its own, deleted afterwards."""
-    lab = lk.connect(local_cluster, namespace=NAMESPACE, progress=False)
-    lab.ensure_namespace()
-    yield lab
-    lab.delete({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}, wait=False)
+    with lab_in_own_namespace(local_cluster, NAMESPACE) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +120,13 @@ def test_apply_is_idempotent_and_rewrites_images(registry: lk.Lab) -> None:
     assert after["metadata"]["generation"] == before["metadata"]["generation"]  # no spec change
 
 
-def test_pods_table_and_events_describe_the_rollout(registry: lk.Lab) -> None:
+def test_pods_table_and_events_describe_the_rollout(registry: lk.Lab, local_cluster: Any) -> None:
     pods = registry.pods(SELECTOR)
     assert pods[["name", "phase", "ready", "containers", "restarts"]].values.tolist() == [
         ["registry-0", "Running", True, "1/1", 0]
     ]
-    assert pods["ip"].iloc[0].startswith("127.")
+    pod_range = ipaddress.ip_network(local_cluster.kubelet_node().network.pod_cidr)
+    assert ipaddress.ip_address(pods["ip"].iloc[0]) in pod_range
     table = registry.table(selector=SELECTOR)
     assert set(table["kind"]) == {"statefulset", "pod", "persistentvolumeclaim"}
     assert table.set_index("kind").loc["persistentvolumeclaim", "status"] == "Bound"
@@ -156,6 +157,10 @@ def test_scale_and_wait_for_a_selector(registry: lk.Lab) -> None:
     assert registry.pods(SELECTOR)["name"].tolist() == ["registry-0", "registry-1"]
     registry.scale("statefulset/registry", 1)
     registry.wait_for("pod/registry-1", "delete", timeout=60, progress=False)
+    # The controller counts the pod gone in its next status update, a moment after the pod is.
+    registry.wait_for(
+        "statefulset/registry", lambda s: s["status"].get("replicas") == 1, timeout=30, progress=False
+    )
     assert registry.get("statefulset/registry")["status"].get("replicas") == 1
 
 

@@ -11,7 +11,7 @@ import pytest
 import labkit as lk
 from tests.labkit.stub_registry import StubState
 
-TEXT = """# TYPE mcp_registry_agents_total gauge
+TEXT = """# TYPE mcp_registry_agents_total untyped
 mcp_registry_agents_total{status="healthy"} 3
 mcp_registry_agents_total{status="unhealthy"} 1
 # TYPE mcp_registry_leader gauge

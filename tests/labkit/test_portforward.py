@@ -1,86 +1,128 @@
-"""Port-forwarding pieces without a cluster: the local TCP forwarder and the kubectl process wrapper."""
+"""The port-forwarder without a cluster: one stream per connection, opened at connect time (here a
+plain loopback socket stands in for the API server's port-forward stream)."""
 
 from __future__ import annotations
 
-import sys
-import textwrap
-import time
+import socket
+import threading
 
 import httpx
 import pytest
 
 from labkit.errors import LabError
-from labkit.portforward import kubectl_forward, local_forward
+from labkit.portforward import ApiForwarder, Stream, forwarding
 from tests.labkit.stub_registry import StubState, stub_registry
-from tests.processes import free_port
 
 
-def test_the_local_forwarder_re_resolves_its_target_per_connection(stub: tuple[str, StubState]) -> None:
+def opener(targets: list[int], opened: list[int]) -> ApiForwarder:
+    def open_stream() -> Stream:
+        port = targets[-1]
+        opened.append(port)
+        return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+    return ApiForwarder(open_stream)
+
+
+def test_each_connection_opens_its_own_stream_to_the_current_target(stub: tuple[str, StubState]) -> None:
     url, state = stub
     with stub_registry() as (other_url, other_state):
-        targets = [("127.0.0.1", int(url.rsplit(":", 1)[1]))]
-        with local_forward(lambda: targets[-1]) as forwarded:
-            assert forwarded.startswith("http://127.0.0.1:")
-            httpx.post(forwarded + "/agents", json={"id": "first", "capabilities": [], "endpoint": "x"})
-            targets.append(("127.0.0.1", int(other_url.rsplit(":", 1)[1])))  # a failover moved the Service
-            deadline = time.monotonic() + 5  # the old target may stay cached for a moment
-            while "second" not in other_state.agents and time.monotonic() < deadline:
-                httpx.post(forwarded + "/agents", json={"id": "second", "capabilities": [], "endpoint": "x"})
-                time.sleep(0.1)
+        targets = [int(url.rsplit(":", 1)[1])]
+        opened: list[int] = []
+        forwarder = opener(targets, opened)
+        port = forwarder.start()
+        try:
+            forwarded = f"http://127.0.0.1:{port}"
+            with httpx.Client() as first:
+                first.post(forwarded + "/agents", json={"id": "first", "capabilities": [], "endpoint": "x"})
+            targets.append(int(other_url.rsplit(":", 1)[1]))  # a failover moved the Service
+            with httpx.Client() as second:
+                second.post(forwarded + "/agents", json={"id": "second", "capabilities": [], "endpoint": "x"})
+        finally:
+            forwarder.stop()
     assert "first" in state.agents
+    assert "second" not in state.agents
     assert "second" in other_state.agents
+    assert opened == targets
 
 
-def test_the_local_forwarder_closes_a_connection_it_cannot_place() -> None:
-    def nowhere() -> tuple[str, int]:
-        raise LabError("svc/x has no ready pods behind it")
+def test_concurrent_connections_each_get_their_bytes_back() -> None:
+    echo = socket.create_server(("127.0.0.1", 0))
+    echo_port = echo.getsockname()[1]
 
-    with local_forward(nowhere) as url, pytest.raises(httpx.TransportError):
-        httpx.get(url + "/health", timeout=5)
+    def serve_echo() -> None:
+        while True:
+            try:
+                conn, _ = echo.accept()
+            except OSError:
+                return
+
+            def reply(c: socket.socket = conn) -> None:
+                with c:
+                    while data := c.recv(65536):
+                        c.sendall(data)
+
+            threading.Thread(target=reply, daemon=True).start()
+
+    threading.Thread(target=serve_echo, daemon=True).start()
+    opened: list[int] = []
+    forwarder = opener([echo_port], opened)
+    port = forwarder.start()
+    trials = 16
+    barrier = threading.Barrier(trials)
+    results: dict[int, bytes] = {}
+
+    def client(index: int) -> None:
+        payload = bytes([index]) * 200_000
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            barrier.wait(timeout=10)
+            sock.sendall(payload)
+            received = b""
+            while len(received) < len(payload):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        results[index] = received
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(trials)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    forwarder.stop()
+    echo.close()
+    assert {i: r == bytes([i]) * 200_000 for i, r in results.items()} == {i: True for i in range(trials)}
+    assert len(opened) == trials
 
 
-def fake_kubectl(script: str) -> list[str]:
-    return [sys.executable, "-c", textwrap.dedent(script)]
-
-
-def test_kubectl_forward_waits_for_forwarding_from_and_stops_the_process(stub: tuple[str, StubState]) -> None:
+def test_a_connection_without_a_target_is_closed_and_the_next_one_works(stub: tuple[str, StubState]) -> None:
     url, _ = stub
-    port = url.rsplit(":", 1)[1]
-    command = fake_kubectl(
-        f"""
-        import time
-        print("Forwarding from 127.0.0.1:{port} -> 8000", flush=True)
-        print("Forwarding from [::1]:{port} -> 8000", flush=True)
-        time.sleep(60)
-        """
-    )
-    with kubectl_forward(command, {}) as forwarded:
-        assert forwarded == f"http://127.0.0.1:{port}"
-        assert httpx.get(forwarded + "/health").json() == {"status": "healthy"}
+    ready = threading.Event()
+
+    def open_stream() -> Stream:
+        if not ready.is_set():
+            raise LabError("svc/x has no ready pods behind it")
+        return socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=5)
+
+    with forwarding(open_stream) as forwarded:
+        with pytest.raises(httpx.TransportError):
+            httpx.get(forwarded + "/health", timeout=5)
+        ready.set()
+        assert httpx.get(forwarded + "/health", timeout=5).json() == {"status": "healthy"}
 
 
-def test_kubectl_forward_that_exits_is_one_clear_error() -> None:
-    command = fake_kubectl(
-        """
-        import sys
-        print('error: unable to forward port because pod is not running. Current status=Pending', flush=True)
-        sys.exit(1)
-        """
-    )
-    with (
-        pytest.raises(
-            LabError, match=r"kubectl port-forward exited with status 1: error: unable to forward port"
-        ),
-        kubectl_forward(command, {}, timeout=10),
-    ):
-        pass
-
-
-def test_kubectl_forward_that_never_forwards_times_out() -> None:
-    command = fake_kubectl("import time; time.sleep(30)")
-    with (
-        pytest.raises(LabError, match=r"did not start forwarding within 1s"),
-        kubectl_forward(command, {}, timeout=1),
-    ):
-        pass
-    assert free_port()  # the port helper still works: nothing leaked a listening socket
+def test_stop_closes_open_connections_and_the_port() -> None:
+    held = socket.create_server(("127.0.0.1", 0))
+    forwarder = opener([held.getsockname()[1]], [])
+    port = forwarder.start()
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    upstream, _ = held.accept()
+    forwarder.stop()
+    client.settimeout(5)
+    assert client.recv(1) == b"", "the client sees the end"
+    upstream.settimeout(5)
+    assert upstream.recv(1) == b"", "the target sees the end"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5)
+    for sock in (client, upstream, held):
+        sock.close()

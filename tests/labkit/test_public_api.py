@@ -21,6 +21,7 @@ AGREED_FUNCTIONS = {
     "exercise": ["name", "required"],
     "sleep": ["seconds", "what"],
     "try_in_terminal": ["lab", "command", "expect"],
+    "try_port_forward_in_terminal": ["lab", "ref", "port", "path", "expect"],
     "setup_dev_registry": ["lab", "image", "timeout"],
 }
 AGREED_AGENT_FUNCTIONS = {
@@ -48,6 +49,7 @@ AGREED_LAB_METHODS = {
     "storage_classes": [],
     "kubectl": ["args", "check"],
     "port_forward": ["ref", "port"],
+    "exec": ["pod", "command"],
 }
 AGREED_CLIENT_METHODS = {
     "health": [],

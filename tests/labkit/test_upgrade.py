@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from labkit import upgrade
-from labkit.errors import BadParameter, RegistryError
+from labkit.errors import BadParameter, ObjectNotFound, RegistryError
 from labkit.registry_client import RegistryClient
 from tests.processes import RunningProcess, run_registry
 
@@ -104,3 +104,31 @@ def test_claims_get_nothing_while_drained_and_the_job_after_resume(registry: Run
 
 def test_job_state_is_none_for_a_job_the_registry_does_not_know(registry: RunningProcess) -> None:
     assert upgrade.job_state(registry.url, "no-such-job") is None
+
+
+class PodsByName:
+    """A stand-in for Lab.get: the pod objects the API would return now (None: not found)."""
+
+    def __init__(self, pods: dict[str, dict | None]) -> None:
+        self.pods = pods
+
+    def get(self, ref: str) -> dict:
+        found = self.pods[ref.split("/", 1)[1]]
+        if found is None:
+            raise ObjectNotFound(f"{ref} not found")
+        return found
+
+
+def test_a_pod_being_recreated_is_waited_for_until_the_new_one_runs() -> None:
+    lab = PodsByName(
+        {
+            "gone": None,
+            "old": {"metadata": {"deletionTimestamp": "now"}, "status": {"phase": "Running"}},
+            "new": {"metadata": {}, "status": {"phase": "Pending"}},
+            "up": {"metadata": {}, "status": {"phase": "Running"}},
+        }
+    )
+    assert "not recreated yet" in upgrade.not_running_yet(lab, "gone")  # type: ignore[arg-type]
+    assert "still terminating" in upgrade.not_running_yet(lab, "old")  # type: ignore[arg-type]
+    assert "is Pending" in upgrade.not_running_yet(lab, "new")  # type: ignore[arg-type]
+    assert upgrade.not_running_yet(lab, "up") == ""  # type: ignore[arg-type]

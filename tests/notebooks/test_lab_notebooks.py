@@ -47,6 +47,7 @@ def statefulset(r: Records) -> None:
 
 def verify(r: Records) -> None:
     assert r["agents_registered"] >= 1
+    assert r["debug_steps_in_pod"] == 3
     assert r["data_survived_restart"] is True
     assert r["mesh_dependency_resolved"] is True
     assert 0 < r["provider_unhealthy_seconds"] < 60
@@ -67,6 +68,7 @@ def pitfalls(r: Records) -> None:
     assert "fast-ssd" in r["pvc_pending_event"]
     assert r["crashloop_message_names_variable"] is True
     assert "ImagePull" in r["image_pull_reason"]
+    assert r["oom_reason"] == "OOMKilled"
     assert r["no_rbac_forbidden"] is True
     assert r["anti_affinity_pending"] == 2
     assert r["tight_election_flaps"] >= 1
@@ -82,6 +84,7 @@ def load_and_metrics(r: Records) -> None:
 
 def production_postgres(r: Records) -> None:
     assert r["postgres_ready_replicas"] == 3
+    assert r["postgres_index_created"] is True
     assert r["shared_agent_seen_by"] == 3
     assert r["postgres_running_job_survived"] is True
     assert r["postgres_queued_job_completed"] is True

@@ -19,9 +19,10 @@ KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 
 @dataclass(frozen=True)
 class PrivateApt:
-    """An apt configuration rooted at ``root`` that reads Debian ``SUITE`` main, binaries and sources."""
+    """An apt configuration rooted at ``root`` that reads Debian ``suite`` main, binaries and sources."""
 
     root: Path
+    suite: str = SUITE
 
     @property
     def config_file(self) -> Path:
@@ -42,7 +43,7 @@ class PrivateApt:
         (state / "status").touch()
         signed_by = f"[signed-by={KEYRING}]"
         (etc / "sources.list").write_text(
-            f"deb {signed_by} {MIRROR} {SUITE} main\ndeb-src {signed_by} {MIRROR} {SUITE} main\n"
+            f"deb {signed_by} {MIRROR} {self.suite} main\ndeb-src {signed_by} {MIRROR} {self.suite} main\n"
         )
         self.config_file.write_text(
             "\n".join(

@@ -1,4 +1,4 @@
-"""``labkit image build [NAME ...]``: rebuild images for the local kubelet node and import them.
+"""``labkit image build [NAME ...]``: rebuild images for the local cluster's node and import them.
 
 Without names it rebuilds ``mcp-mesh/registry:dev`` from the kit's ``registry/Dockerfile``, so a code
 change reaches pods that use the local image (``imagePullPolicy: Never`` or ``IfNotPresent``) once they
@@ -23,7 +23,7 @@ def image_build(args: argparse.Namespace) -> int:
     recipes = [find_recipe(name) for name in (args.names or [REGISTRY_IMAGE])]
     tools = ensure_node_tools()
     cluster = LocalCluster(state_dir=args.state_dir)
-    running = cluster.node_kind == "kubelet" and cluster.is_running()
+    running = cluster.is_running()
     for recipe in recipes:
         started = time.monotonic()
         archive = ensure_image(recipe, tools, rebuild=True)
@@ -32,9 +32,7 @@ def image_build(args: argparse.Namespace) -> int:
             cluster.kubelet_node().import_archive(tools, archive)
             print(f"imported {recipe.name} into the node's containerd")
     if not running:
-        print(
-            "no kubelet-node cluster is running here: the next `labkit cluster up --node kubelet` imports it"
-        )
+        print("no local cluster is running here: the next `labkit cluster up` imports it")
     return 0
 
 

@@ -9,7 +9,7 @@ import hashlib
 import io
 import json
 import tarfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,9 +72,12 @@ def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def write_oci_archive(name: str, layers: Iterable[Path], config: ImageConfig, output: Path) -> str:
-    """Write ``output`` (an OCI archive of image ``name``, e.g. ``docker.io/library/busybox:latest``);
-    returns the manifest digest."""
+def write_oci_archive(
+    name: str | Sequence[str], layers: Iterable[Path], config: ImageConfig, output: Path
+) -> str:
+    """Write ``output`` (an OCI archive of image ``name``, e.g. ``docker.io/library/busybox:latest``, or
+    of several names for one image: ``busybox:latest`` and ``busybox:1.36``); returns the manifest digest."""
+    names = [name] if isinstance(name, str) else list(name)
     layer_entries = []
     for layer in layers:
         digest, size = _file_digest(layer)
@@ -103,7 +106,6 @@ def write_oci_archive(name: str, layers: Iterable[Path], config: ImageConfig, ou
     }
     manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
     manifest_digest = _digest(manifest_bytes)
-    tag = name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else "latest"
     index = {
         "schemaVersion": 2,
         "manifests": [
@@ -112,8 +114,12 @@ def write_oci_archive(name: str, layers: Iterable[Path], config: ImageConfig, ou
                 "digest": manifest_digest,
                 "size": len(manifest_bytes),
                 "platform": {"architecture": "amd64", "os": "linux"},
-                "annotations": {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": tag},
+                "annotations": {
+                    "io.containerd.image.name": one,
+                    "org.opencontainers.image.ref.name": _tag(one),
+                },
             }
+            for one in names
         ],
     }
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -127,6 +133,10 @@ def write_oci_archive(name: str, layers: Iterable[Path], config: ImageConfig, ou
             archive.add(str(layer), arcname=f"blobs/sha256/{digest[7:]}")
     partial.replace(output)
     return manifest_digest
+
+
+def _tag(name: str) -> str:
+    return name.rsplit(":", 1)[1] if ":" in name.rsplit("/", 1)[-1] else "latest"
 
 
 def archive_digest(archive: Path) -> str:

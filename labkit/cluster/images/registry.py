@@ -54,7 +54,8 @@ class Store:
         self.tags: dict[tuple[str, str, str], str] = {}
 
     def _scan(self) -> None:
-        archives = sorted(self.folder.glob("*.oci.tar"))
+        # Oldest first, so a name in several archives (an older build kept in the cache) is the newest's.
+        archives = sorted(self.folder.glob("*.oci.tar"), key=lambda path: (path.stat().st_mtime, path.name))
         stamp = tuple((path.name, path.stat().st_mtime) for path in archives)
         if stamp == self._stamp:
             return

@@ -1,7 +1,7 @@
 """The real node: Debian's containerd, runc and CNI plugins with a kubelet and kube-proxy built from the
 same v1.20.2 source as the control plane, in a network namespace the cluster makes for the node.
 
-Opt in with ``LocalCluster(node="kubelet")``, ``labkit cluster up --node kubelet`` or ``LABKIT_NODE=kubelet``.
+It is the local cluster's only node (``LocalCluster().up()``, ``labkit cluster up``).
 
 What the real components do not cover stays here, small and named for its job, each one process that
 ``down`` stops by pid:

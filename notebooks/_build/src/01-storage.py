@@ -81,6 +81,9 @@ lk.check(key_bytes == 32, f"ENCRYPTION_KEY is {key_bytes} bytes", "the registry 
 # a default. With `WaitForFirstConsumer` it stays Pending until a pod uses it, and that is fine.
 
 # %%
+# An earlier run that stopped before its cleanup left the claim Bound: start from a new one.
+lab.delete("pod/registry-data-writer")  # it holds the claim, so it goes first
+lab.delete("pvc/registry-data")  # waits until the claim is gone (its volume is deleted with it)
 lk.show("kubectl apply -f manifests/registry-data-pvc.yaml && kubectl get pvc registry-data")
 lab.apply(lk.MANIFESTS / "registry-data-pvc.yaml", namespace=namespace)
 phase_before = lab.get("pvc/registry-data").get("status", {}).get("phase", "Pending")
@@ -110,7 +113,6 @@ writer = {
         "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "registry-data"}}],
     },
 }
-lab.delete("pod/registry-data-writer")  # a finished pod from an earlier run cannot be re-run in place
 lab.apply(writer, namespace=namespace)
 lab.wait_for("pvc/registry-data", "Bound", timeout=bind_timeout)
 lab.wait_for("pod/registry-data-writer", lambda pod: pod.get("status", {}).get("phase") == "Succeeded", timeout=bind_timeout)

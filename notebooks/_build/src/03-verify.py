@@ -60,8 +60,17 @@ def restart_pod(pod: str) -> str:
 
 # %% [markdown]
 # ## 1. Port-forward
-# `lab.port_forward` is `kubectl port-forward` as a context manager: it yields a URL and stops the
-# forward when the block ends. The lesson keeps it open across cells in an `ExitStack`.
+# The guide's check, as you type it in a terminal: `kubectl port-forward` listens on your machine's
+# port 8000 and carries each connection through the API server to a pod behind the Service; `curl`
+# then talks to the registry as if it ran here. labkit runs the same two commands now.
+
+# %%
+lk.try_port_forward_in_terminal(lab, "svc/mcp-mesh-registry", 8000, "/health", expect=r'"status":\s*"healthy"')
+
+# %% [markdown]
+# From Python, `lab.port_forward` does the same as a context manager: it yields a URL and stops the
+# forward when the block ends (each new connection goes to a ready pod of the Service, so the URL
+# survives a failover). The lesson keeps it open across cells in an `ExitStack`.
 
 # %%
 lk.show("kubectl port-forward svc/mcp-mesh-registry 8000:8000 &")
@@ -109,6 +118,26 @@ lk.show("kubectl logs mcp-mesh-registry-0 --tail=15")
 log = lab.logs("mcp-mesh-registry-0", tail=15)
 print(log)
 lk.check(log.strip() != "", "the registry writes one-line structured logs")
+lk.show("kubectl logs -f -l app.kubernetes.io/name=mcp-mesh-registry --prefix   # follows every pod; Ctrl-C ends it")
+
+# %% [markdown]
+# The guide's tip `kubectl logs -f statefulset/mcp-mesh-registry --all-containers=true` streams **one**
+# pod of the StatefulSet (kubectl picks one), not all of them. To follow every replica, select the pods
+# by label and let kubectl prefix each line with its pod: the command shown above.
+
+# %% [markdown]
+# ## Debugging inside the pod
+# The guide's debug steps: a shell in the registry's container with `kubectl exec -it
+# mcp-mesh-registry-0 -- sh`, then `sqlite3` on its database, `wget` to its own health endpoint
+# (`localhost` inside a pod is the pod) and `df` on its volume. Each is one command you can also type
+# directly after `kubectl exec mcp-mesh-registry-0 --`:
+
+# %%
+lk.show("kubectl exec -it mcp-mesh-registry-0 -- sh   # an interactive shell: exit (or Ctrl-D) leaves it")
+rows = lk.try_in_terminal(lab, 'kubectl exec mcp-mesh-registry-0 -- sqlite3 /data/registry.db "SELECT agent_id, status FROM agents"', expect=r"^test-agent-lab\|healthy")
+inside = lk.try_in_terminal(lab, "kubectl exec mcp-mesh-registry-0 -- wget -q -O- http://localhost:8000/health", expect=r'"status":\s*"healthy"')
+disk = lk.try_in_terminal(lab, "kubectl exec mcp-mesh-registry-0 -- df -h /data", expect=r"/data$")
+lk.record("debug_steps_in_pod", 3)
 
 # %% [markdown]
 # ## 4. Stable identity and storage
@@ -223,7 +252,8 @@ lk.check(resolution().get("status") in ("unavailable", "unresolved"), "the consu
 
 # %% [markdown]
 # ## Summary
-# - through a port-forward: healthy, ready, metrics, agents and capabilities;
+# - through a port-forward (kubectl's, then labkit's): healthy, ready, metrics, agents and capabilities;
+# - inside the pod: the agents table with sqlite3, the health endpoint on localhost, the volume's space;
 # - pod 0 came back with the same name and claim, and its data;
 # - real agents registered, the dependency resolved, and a killed provider was marked unhealthy
 #   within `AGENT_TIMEOUT` plus one monitor interval, and withdrawn from the consumer.

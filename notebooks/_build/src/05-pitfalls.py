@@ -14,7 +14,8 @@
 # 4. ImagePullBackOff from a wrong image;
 # 5. 403 on leases from a ServiceAccount without the lease RBAC;
 # 6. replicas Pending under required anti-affinity on a one-node cluster;
-# 7. leader election flapping from timings that are too tight.
+# 7. leader election flapping from timings that are too tight;
+# 8. OOMKilled from a memory limit below what the registry needs.
 
 # %% tags=["parameters"]
 cluster = "local"
@@ -62,6 +63,12 @@ def log_of(pod: str) -> str:
         return lab.logs(pod)
     except lk.LabError:
         return ""
+
+
+def one_ready_pod(selector: str) -> bool:
+    """The Deployment's single replica is ready and the pod it replaced is gone (graceful termination)."""
+    pods = lab.pods(selector)
+    return len(pods) == 1 and bool(pods["ready"].all())
 
 
 def pod_reason(selector: str) -> str:
@@ -134,7 +141,17 @@ lab.wait_for(lambda: (lab.pods(BAD)["restarts"] >= 1).any(), timeout=symptom_tim
 display(lab.pods(BAD))
 bad_pod = lab.pods(BAD)["name"].iloc[0]
 lk.show(f"kubectl logs {bad_pod} --previous")
-previous = lab.logs(bad_pod, previous=True)
+# Between two crashes the kubelet may already have removed the container the pod names as the last one
+# ("unable to retrieve container logs"): ask again until the previous container's log is there.
+def previous_log() -> str:
+    try:
+        return lab.logs(bad_pod, previous=True)
+    except lk.LabError as exc:  # no terminated container yet, or already removed
+        return str(exc)
+
+
+lab.wait_for(lambda: "AGENT_TIMEOUT" in previous_log(), timeout=symptom_timeout)
+previous = previous_log()
 print(previous)
 lk.check("AGENT_TIMEOUT" in previous and "soon" in previous, "the previous container's log names the variable and the value")
 lk.record("crashloop_message_names_variable", "AGENT_TIMEOUT" in previous)
@@ -151,6 +168,7 @@ lk.check(last.get("exitCode") == 2, "the container exited with status 2 (bad con
 # %%
 lab.apply(set_env(load("bad-setting-crashloop.yaml"), AGENT_TIMEOUT="60s"), images=IMAGES, namespace=namespace)
 lab.wait_rollout("deployment/registry-bad-setting", timeout=fix_timeout)
+lab.wait_for(lambda: one_ready_pod(BAD), timeout=fix_timeout)  # the crashing pod takes a moment to go
 lk.check(lab.pods(BAD)["ready"].all(), "with AGENT_TIMEOUT=60s the registry starts and is ready")
 
 # %% [markdown]
@@ -172,6 +190,7 @@ fixed = load("wrong-image.yaml")
 deployment(fixed)["spec"]["template"]["spec"]["containers"][0]["image"] = image
 lab.apply(fixed, namespace=namespace)
 lab.wait_rollout("deployment/registry-wrong-image", timeout=fix_timeout)
+lab.wait_for(lambda: one_ready_pod(WRONG), timeout=fix_timeout)  # the old pod is still terminating
 lk.check(lab.pods(WRONG)["ready"].all(), f"with the right image ({image}) the pod runs and is ready")
 
 # %% [markdown]
@@ -305,6 +324,48 @@ transitions_after = lab.lease("registry-tight-election").get("leaseTransitions",
 lk.check(transitions_after == transitions_before, f"no leadership change in {observe_seconds}s with the guide's timings")
 
 # %% [markdown]
+# ## 8. OOMKilled: a memory limit below what the registry needs
+# A memory limit is enforced by the kernel, not by the registry: the moment the process passes 16Mi,
+# the kernel kills it. The container ends with reason `OOMKilled` and exit status 137 (128 + SIGKILL,
+# so the process had no chance to log anything), and Kubernetes restarts it, then backs off.
+
+# %%
+lk.show("kubectl apply -f manifests/pitfalls/memory-limit-too-low.yaml")
+lab.apply(PITFALLS / "memory-limit-too-low.yaml", images=IMAGES, namespace=namespace)
+OOM = "app.kubernetes.io/name=registry-memory-too-low"
+
+
+def last_end(selector: str) -> dict:
+    """How the pod's container ended most recently ({} before it first ends)."""
+    pods = lab.pods(selector)
+    if not len(pods):
+        return {}
+    statuses = lab.get(f"pod/{pods['name'].iloc[0]}")["status"].get("containerStatuses") or [{}]
+    ends = statuses[0].get("lastState", {}), statuses[0].get("state", {})
+    return next((end["terminated"] for end in ends if end.get("terminated")), {})
+
+
+lab.wait_for(lambda: last_end(OOM).get("reason") == "OOMKilled", timeout=symptom_timeout)
+oom_pod = lab.pods(OOM)["name"].iloc[0]
+lk.show(f"kubectl describe pod {oom_pod}   # Last State: Terminated, Reason: OOMKilled, Exit Code: 137")
+ended = last_end(OOM)
+print({key: ended.get(key) for key in ("reason", "exitCode", "startedAt", "finishedAt")})
+lk.check(ended.get("exitCode") == 137, "the kernel killed the container: reason OOMKilled, exit status 137")
+lk.record("oom_reason", ended.get("reason"))
+
+# %% [markdown]
+# **Fix:** a limit above the registry's working set. It runs in well under 256Mi (lesson 06 measures
+# its memory under load); the Deployment rolls out a pod with the new limit.
+
+# %%
+roomy = load("memory-limit-too-low.yaml")
+deployment(roomy)["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = "256Mi"
+lab.apply(roomy, images=IMAGES, namespace=namespace)
+lab.wait_rollout("deployment/registry-memory-too-low", timeout=fix_timeout)
+lab.wait_for(lambda: one_ready_pod(OOM), timeout=fix_timeout)  # the killed pod takes a moment to go
+lk.check(lab.pods(OOM)["ready"].all(), "with a 256Mi limit the registry starts and is ready")
+
+# %% [markdown]
 # ## Summary
 # | symptom | where you see it | fix |
 # | --- | --- | --- |
@@ -315,6 +376,7 @@ lk.check(transitions_after == transitions_before, f"no leadership change in {obs
 # | 403 on leases | registry log, `kubectl auth can-i` | a RoleBinding to the lease Role |
 # | replicas Pending | FailedScheduling events | preferred anti-affinity, or more nodes |
 # | leadership flapping | registry log, `leaseTransitions` | the guide's timings or longer |
+# | OOMKilled, exit 137 | `kubectl describe pod` (Last State) | a limit above the working set |
 
 # %% [markdown]
 # ## Exercise: prove a right before you need it

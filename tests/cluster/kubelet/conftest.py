@@ -1,15 +1,10 @@
-"""Fixtures for the real kubelet node: one cluster (``node="kubelet"``) per session in its own state dir
-(``LABKIT_TEST_KUBELET_STATE``, default ``<XDG state>/labkit/kubelet-cluster``), both kubectls, a
-namespace per test, and helpers that run real kubectl processes.
-
-Binaries, the node's packages and the images are built before the first test runs, outside every
-test's timeout.
+"""Fixtures for the kubelet node's tests on the session's ``local_cluster``: both kubectls, a namespace
+per test, and helpers that run real kubectl processes.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -21,56 +16,15 @@ from pathlib import Path
 import pytest
 
 from labkit.cluster import LocalCluster
-from labkit.cluster.binaries import COMPONENTS, NODE_COMPONENTS, cached_bin_dir, ensure_binaries
-from labkit.cluster.images.catalog import IMAGES, ensure_image
-from labkit.cluster.kubelet.tools import ensure_node_tools
-from labkit.cluster.paths import default_state_dir
+from labkit.cluster.binaries import cached_bin_dir
+from tests.cluster_fixture import UP_TIMEOUT
 
-STATE_VARIABLE = "LABKIT_TEST_KUBELET_STATE"
-UP_TIMEOUT = 300.0
-
-
-def kubelet_state_dir() -> Path:
-    chosen = os.environ.get(STATE_VARIABLE)
-    return Path(chosen) if chosen else default_state_dir().parent / "kubelet-cluster"
-
-
-def _uses_kubelet(item: pytest.Item) -> bool:
-    return "kubelet_cluster" in getattr(item, "fixturenames", ())
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if _uses_kubelet(item):
-            item.add_marker(pytest.mark.cluster)
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Build the control plane's and the node's binaries now, outside every test's timeout."""
-    if session.config.getoption("collectonly"):
-        return
-    if any(_uses_kubelet(item) for item in session.items):
-        ensure_binaries(progress=True, names=COMPONENTS + NODE_COMPONENTS)
-        tools = ensure_node_tools()
-        for recipe in IMAGES:
-            ensure_image(recipe, tools)
-
-
-@pytest.fixture(scope="session")
-def kubelet_cluster() -> Iterator[LocalCluster]:
-    """The running kubelet-node cluster; stopped at the end when this session started it."""
-    cluster = LocalCluster(state_dir=kubelet_state_dir(), node="kubelet")
-    was_running = cluster.is_running()
-    cluster.up(progress=False, timeout=UP_TIMEOUT)
-    yield cluster
-    if not was_running:
-        cluster.down()
+__all__ = ["UP_TIMEOUT", "Kubectl", "busybox_pod", "kubectl_binary"]
 
 
 @dataclass(frozen=True)
 class Kubectl:
-    """One kubectl binary against the kubelet cluster, in one namespace."""
+    """One kubectl binary against the local cluster, in one namespace."""
 
     binary: str
     kubeconfig: Path
@@ -139,9 +93,9 @@ def kubectl_binary(which: str) -> str:
 
 
 @pytest.fixture
-def namespace(kubelet_cluster: LocalCluster) -> Iterator[str]:
+def namespace(local_cluster: LocalCluster) -> Iterator[str]:
     name = f"kt-{uuid.uuid4().hex[:8]}"
-    base = Kubectl(kubectl_binary("v1.20"), kubelet_cluster.kubeconfig_path, "default")
+    base = Kubectl(kubectl_binary("v1.20"), local_cluster.kubeconfig_path, "default")
     base.run("create", "namespace", name)
     base.wait_for(
         lambda: "default-token" in base.run("get", "secrets", "-n", name, "-o", "name", check=False).stdout,
@@ -152,14 +106,14 @@ def namespace(kubelet_cluster: LocalCluster) -> Iterator[str]:
 
 
 @pytest.fixture(params=KUBECTLS)
-def kubectl(request: pytest.FixtureRequest, kubelet_cluster: LocalCluster, namespace: str) -> Kubectl:
+def kubectl(request: pytest.FixtureRequest, local_cluster: LocalCluster, namespace: str) -> Kubectl:
     """Each test runs with the server-minor kubectl and with the kit's."""
-    return Kubectl(kubectl_binary(request.param), kubelet_cluster.kubeconfig_path, namespace)
+    return Kubectl(kubectl_binary(request.param), local_cluster.kubeconfig_path, namespace)
 
 
 @pytest.fixture
-def kubectl20(kubelet_cluster: LocalCluster, namespace: str) -> Kubectl:
-    return Kubectl(kubectl_binary("v1.20"), kubelet_cluster.kubeconfig_path, namespace)
+def kubectl20(local_cluster: LocalCluster, namespace: str) -> Kubectl:
+    return Kubectl(kubectl_binary("v1.20"), local_cluster.kubeconfig_path, namespace)
 
 
 def busybox_pod(name: str, command: str, extra: str = "") -> str:

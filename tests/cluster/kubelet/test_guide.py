@@ -3,14 +3,16 @@ node (namespace ``mcp-mesh``, as the guide names it; this cluster is the tests' 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from labkit.cluster import LocalCluster
-from labkit.paths import MANIFESTS
+from labkit.paths import MANIFESTS, REPO_ROOT
 from tests.cluster.kubelet.conftest import Kubectl, kubectl_binary
 from tests.cluster.kubelet.terminal import Terminal
 from tests.processes import free_port
@@ -19,8 +21,8 @@ POD = "mcp-mesh-registry-0"
 
 
 @pytest.fixture(scope="module")
-def registry(kubelet_cluster: LocalCluster) -> Iterator[Kubectl]:
-    kubectl = Kubectl(kubectl_binary("v1.20"), kubelet_cluster.kubeconfig_path, "mcp-mesh")
+def registry(local_cluster: LocalCluster) -> Iterator[Kubectl]:
+    kubectl = Kubectl(kubectl_binary("v1.20"), local_cluster.kubeconfig_path, "mcp-mesh")
     phase = "{.status.phase}"
     kubectl.wait_for(
         lambda: kubectl.jsonpath("namespace/mcp-mesh", phase) != "Terminating", "an old mcp-mesh"
@@ -100,12 +102,12 @@ def test_logs_of_the_statefulset(guide_kubectl: Kubectl) -> None:
     assert logs.strip()
 
 
-def test_the_postgres_index_step_with_psql(kubelet_cluster: LocalCluster) -> None:
+def test_the_postgres_index_step_with_psql(local_cluster: LocalCluster) -> None:
     """The guide's PostgreSQL index step, on the real pod and the real schema: ``kubectl exec
     deploy/postgres -- psql -U mcpmesh -d registry -c "CREATE INDEX ..."`` once the registry (PostgreSQL
     backend, ``postgres-registry.yaml``) has made its tables. The guide's own text names ``postgres-0``
     and columns the schema does not have; lesson 07 teaches the corrected command."""
-    kubectl = Kubectl(kubectl_binary("v1.20"), kubelet_cluster.kubeconfig_path, "mcp-pg")
+    kubectl = Kubectl(kubectl_binary("v1.20"), local_cluster.kubeconfig_path, "mcp-pg")
     try:
         for name in ("namespace-rbac.yaml", "postgres-registry.yaml", "registry-statefulset-dev.yaml"):
             text = (MANIFESTS / name).read_text().replace("namespace: mcp-mesh", "namespace: mcp-pg")
@@ -120,3 +122,39 @@ def test_the_postgres_index_step_with_psql(kubelet_cluster: LocalCluster) -> Non
         assert "idx_capabilities_capability" in indexes.stdout.split()
     finally:
         kubectl.run("delete", "namespace", "mcp-pg", "--wait=false", check=False)
+
+
+SCRIPT = REPO_ROOT / "scripts" / "test_registry_health.sh"
+
+
+def test_the_guide_health_script_passes_unchanged(guide_kubectl: Kubectl, tmp_path: Path) -> None:
+    """``scripts/test_registry_health.sh``, the guide's text byte for byte, run by bash with the
+    kubectl under test alone first on PATH. Its ``kubectl run test-curl --rm -it`` has the race of
+    ``Kubectl.run_rm`` (a container that ends before kubectl attaches prints nothing), so a run
+    without the health answer is tried again, up to three times, once the last ``test-curl`` is gone."""
+    guide = REPO_ROOT.parent / "shared" / "guide" / "registry-on-kubernetes.md"
+    if guide.is_file():
+        assert SCRIPT.read_text().strip() in guide.read_text(), "the script is the guide's, unchanged"
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "kubectl").symlink_to(guide_kubectl.binary)
+    env = {
+        **os.environ,
+        "PATH": f"{folder}{os.pathsep}{os.environ.get('PATH', '')}",
+        "KUBECONFIG": str(guide_kubectl.kubeconfig),
+    }
+    default = Kubectl(guide_kubectl.binary, guide_kubectl.kubeconfig, "default")
+    for _ in range(3):
+        default.wait_for(
+            lambda: not default.run("get", "pod", "test-curl", "-o", "name", check=False).stdout,
+            "an earlier test-curl pod to go",
+        )
+        result = subprocess.run(
+            ["bash", str(SCRIPT)], capture_output=True, text=True, env=env, timeout=180, check=False
+        )
+        if '"healthy"' in result.stdout:
+            break
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ERROR" not in result.stdout
+    assert '"healthy"' in result.stdout, result.stdout + result.stderr
+    assert result.stdout.rstrip().endswith("Registry health check passed!")

@@ -28,22 +28,30 @@ def short_state_dir() -> Iterator[Path]:
 
 
 def test_up_is_idempotent_and_down_stops_everything(
-    kubelet_cluster: LocalCluster, short_state_dir: Path
+    local_cluster: LocalCluster, short_state_dir: Path
 ) -> None:
-    cluster = LocalCluster(state_dir=short_state_dir, node="kubelet")
+    cluster = LocalCluster(state_dir=short_state_dir)
     try:
         first = cluster.up(progress=False, timeout=UP_TIMEOUT)
         assert first.started
         node = cluster.kubelet_node()
-        assert node.network.index != kubelet_cluster.kubelet_node().network.index
+        assert node.network.index != local_cluster.kubelet_node().network.index
         kubectl = Kubectl(kubectl_binary("v1.20"), cluster.kubeconfig_path, "default")
         kubectl.apply(busybox_pod("sleeper", "sleep 3600"))
         kubectl.wait_running("sleeper")
         second = cluster.up(progress=False, timeout=UP_TIMEOUT)
         assert not second.started
+        kubelet = read_record(cluster.layout.pid_file("node"))
+        assert kubelet is not None
+        cluster.layout.node_code_file.write_text("code-of-an-older-checkout")
+        third = cluster.up(progress=False, timeout=UP_TIMEOUT)
+        assert third.started
+        assert any("code changed" in message for message in third.recovered)
+        assert not is_alive(kubelet), "the kubelet started with outdated node code was stopped"
         records = [read_record(node.pid_file(name)) for name in HELPERS]
         records.append(read_record(cluster.layout.pid_file("node")))
         assert all(record is not None and is_alive(record) for record in records)
+        kubectl.wait_running("sleeper")
         assert cleanup.cgroup_pids(cgroup_root(node.network))  # containerd, shims and the pod
     finally:
         stopped = cluster.down()
@@ -53,16 +61,13 @@ def test_up_is_idempotent_and_down_stops_everything(
     assert not node.network.namespace_path.exists()
     assert subprocess.run(["ip", "link", "show", node.network.host_link], capture_output=True).returncode != 0
     assert cleanup.mounts_below(node.layout.root) == []
-    assert kubelet_cluster.is_running()  # the other kubelet cluster is untouched
+    assert local_cluster.is_running()  # the other kubelet cluster is untouched
 
 
-def test_a_state_dir_keeps_its_node_kind(short_state_dir: Path) -> None:
+def test_a_state_dir_of_the_retired_node_agent_is_refused(short_state_dir: Path) -> None:
     (short_state_dir / "etcd").mkdir(parents=True)
     (short_state_dir / "cluster.json").write_text('{"node": "agent"}')
-    with pytest.raises(ClusterError, match="node='agent'"):
-        LocalCluster(state_dir=short_state_dir, node="kubelet").up(progress=False)
-
-
-def test_an_unknown_node_kind_is_refused(short_state_dir: Path) -> None:
-    with pytest.raises(ClusterError, match="node must be one of agent, kubelet"):
-        LocalCluster(state_dir=short_state_dir, node="docker")
+    cluster = LocalCluster(state_dir=short_state_dir)
+    with pytest.raises(ClusterError, match=r"older kit's node 'agent'.*`labkit cluster down --wipe`"):
+        cluster.up(progress=False)
+    assert not any(component.pid for component in cluster.status().components), "nothing started"

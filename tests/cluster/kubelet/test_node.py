@@ -26,12 +26,12 @@ def _internal_ip(cluster: LocalCluster) -> str:
     return next(address.address for address in addresses if address.type == "InternalIP")
 
 
-def test_node_is_a_real_kubelet_on_containerd(kubelet_cluster: LocalCluster) -> None:
-    info = _node(kubelet_cluster).status.node_info
+def test_node_is_a_real_kubelet_on_containerd(local_cluster: LocalCluster) -> None:
+    info = _node(local_cluster).status.node_info
     assert info.kubelet_version == "v1.20.2"
     assert info.kube_proxy_version == "v1.20.2"
     assert info.container_runtime_version.startswith("containerd://1.6.")
-    assert _internal_ip(kubelet_cluster).startswith("198.18.")
+    assert _internal_ip(local_cluster).startswith("198.18.")
 
 
 def _kubelet_get(url: str, context: ssl.SSLContext) -> int:
@@ -43,24 +43,24 @@ def _kubelet_get(url: str, context: ssl.SSLContext) -> int:
 
 
 @pytest.mark.parametrize("path", ["/pods", "/run/default/x/y", "/exec/default/x/y?command=id", "/metrics"])
-def test_kubelet_port_refuses_requests_without_credentials(kubelet_cluster: LocalCluster, path: str) -> None:
+def test_kubelet_port_refuses_requests_without_credentials(local_cluster: LocalCluster, path: str) -> None:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    url = f"https://{_internal_ip(kubelet_cluster)}:{KUBELET_PORT}{path}"
+    url = f"https://{_internal_ip(local_cluster)}:{KUBELET_PORT}{path}"
     assert _kubelet_get(url, context) == 401
 
 
-def test_kubelet_port_accepts_the_apiserver_identity(kubelet_cluster: LocalCluster) -> None:
+def test_kubelet_port_accepts_the_apiserver_identity(local_cluster: LocalCluster) -> None:
     """The same request with a client certificate the kubelet's webhook authorises succeeds, so the 401
     above is authentication at work, not a closed port."""
-    pki = kubelet_cluster.layout.pki
+    pki = local_cluster.layout.pki
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     stem = "apiserver-kubelet-client"
     context.load_cert_chain(pki.client_cert(stem), pki.client_key(stem))
-    url = f"https://{_internal_ip(kubelet_cluster)}:{KUBELET_PORT}/pods"
+    url = f"https://{_internal_ip(local_cluster)}:{KUBELET_PORT}/pods"
     with urllib.request.urlopen(url, context=context, timeout=10) as response:
         assert response.status == 200
         assert json.loads(response.read())["kind"] == "PodList"

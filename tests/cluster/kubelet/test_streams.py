@@ -142,11 +142,11 @@ def test_port_forward_concurrent_connections(forward: int) -> None:
 
 
 def test_port_forward_survives_a_client_that_disconnects_mid_stream(
-    kubelet_cluster: LocalCluster, namespace: str
+    local_cluster: LocalCluster, namespace: str
 ) -> None:
     """With the kit's kubectl only: kubectl v1.20 itself then fails its next stream after a 30 s
     timeout ("error creating error stream"), a client bug fixed in later kubectl, not the node's."""
-    kubectl = Kubectl(kubectl_binary("kit"), kubelet_cluster.kubeconfig_path, namespace)
+    kubectl = Kubectl(kubectl_binary("kit"), local_cluster.kubeconfig_path, namespace)
     kubectl.apply(busybox_pod("web", SERVE))
     kubectl.wait_running("web")
     kubectl.wait_for(lambda: "ready" in kubectl.run("logs", "web", check=False).stdout, "the pod's file")
@@ -206,11 +206,11 @@ def test_run_rm_attaches_and_cleans_up(kubectl: Kubectl, web: str) -> None:
     )
 
 
-def test_python_client_exec_and_port_forward(kubelet_cluster: LocalCluster, kubectl20: Kubectl) -> None:
+def test_python_client_exec_and_port_forward(local_cluster: LocalCluster, kubectl20: Kubectl) -> None:
     kubectl20.apply(busybox_pod("web", SERVE))
     kubectl20.wait_running("web")
     kubectl20.wait_for(lambda: "ready" in kubectl20.run("logs", "web", check=False).stdout, "the pod's file")
-    api = client.CoreV1Api(api_client(kubelet_cluster.kubeconfig_path))
+    api = client.CoreV1Api(api_client(local_cluster.kubeconfig_path))
     namespace = kubectl20.namespace
     output = stream(
         api.connect_get_namespaced_pod_exec, "web", namespace,

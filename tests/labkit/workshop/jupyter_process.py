@@ -91,8 +91,11 @@ class JupyterRun:
 
 
 @contextlib.contextmanager
-def labkit_jupyter(env: dict[str, str], *args: str) -> Iterator[JupyterRun]:
-    """Start ``labkit jupyter ARGS``, yield it once it printed its URL, then Ctrl-C it; check it stopped."""
+def labkit_jupyter(env: dict[str, str], *args: str, sigint_ignored: bool = False) -> Iterator[JupyterRun]:
+    """Start ``labkit jupyter ARGS``, yield it once it printed its URL, then Ctrl-C it; check it stopped.
+
+    ``sigint_ignored`` starts it as a script's ``labkit jupyter &`` does: with SIGINT ignored.
+    """
     started = time.monotonic()
     process = subprocess.Popen(
         labkit_command("jupyter", *args),
@@ -101,6 +104,7 @@ def labkit_jupyter(env: dict[str, str], *args: str) -> Iterator[JupyterRun]:
         stdin=subprocess.DEVNULL,
         text=True,
         env=env,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None,
     )
     run = JupyterRun(process)
     run.start_reading()

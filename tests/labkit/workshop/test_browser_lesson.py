@@ -167,6 +167,8 @@ def test_lesson_00_runs_in_jupyterlab_and_a_terminal_reaches_the_cluster(
             wait_terminal(page, r"labkit-node\s+Ready")
             page.keyboard.type("kubectl config view --minify -o jsonpath='{..namespace}'; echo\n")
             wait_terminal(page, rf"^{NAMESPACE}\s*$")
+            page.keyboard.type("kubectl version --client 2>&1 | head -1\n")  # the server's minor comes first
+            wait_terminal(page, r"Client Version: .*v1\.20\.2")
             page.screenshot(path=str(shots / "terminal-kubectl-get-nodes.png"))
         finally:
             browser.close()

@@ -130,3 +130,35 @@ def test_fresh_restores_a_working_copy_with_edits(local_cluster: Any, tmp_path: 
     with labkit_jupyter(env, "--workdir", str(workdir), "--fresh") as third:
         assert any("(fresh): 10 written" in line for line in third.lines), third.lines
     assert "an attendee was here" not in lesson.read_text()
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_stops_it_when_a_script_started_it_in_the_background(
+    local_cluster: Any, tmp_path: Path
+) -> None:
+    """A shell starts `labkit jupyter &` with SIGINT ignored; Ctrl-C (kill -INT) must still stop it."""
+    env = cluster_environment(local_cluster)
+    with labkit_jupyter(env, "--workdir", str(tmp_path / "work"), sigint_ignored=True) as run:
+        assert run.url
+    # labkit_jupyter asserted exit status 0, "JupyterLab stopped" and that nothing answers at the URL.
+    assert "labkit jupyter: stopping JupyterLab" in run.lines, run.lines
+
+
+def test_the_local_cluster_gets_the_server_minor_kubectl_alone_first_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labkit.paths import kubectl_path
+    from labkit.workshop import command
+
+    built = tmp_path / "cache-bin" / "kubectl"
+    built.parent.mkdir()
+    built.write_text("#!/bin/sh\n")
+    (built.parent / "kubelet").write_text("#!/bin/sh\n")
+    monkeypatch.setattr(command.streams, "server_kubectl", lambda version: str(built))
+    chosen = command.lab_kubectl(True, "v1.20.2", tmp_path / "kubectl-v1.20.2")
+    assert Path(chosen).resolve() == built
+    assert sorted(p.name for p in Path(chosen).parent.iterdir()) == ["kubectl"], "no other cluster binary"
+    assert command.lab_kubectl(True, "v1.20.2", tmp_path / "kubectl-v1.20.2") == chosen, "idempotent"
+    path = command.lab_environment("cfg", chosen)["PATH"].split(os.pathsep)
+    assert path[0] == str(Path(chosen).parent)
+    assert command.lab_kubectl(False, "v1.29.0", tmp_path / "other") == kubectl_path(), "another cluster"

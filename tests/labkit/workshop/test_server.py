@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from labkit.errors import BadParameter, LabError
-from labkit.workshop.server import choose_port, lab_command
+from labkit.workshop.server import choose_port, lab_command, terminal_shell
 
 
 def test_a_port_in_use_says_what_to_do() -> None:
@@ -30,3 +30,13 @@ def test_the_server_is_bound_to_loopback_with_a_token(tmp_path: object) -> None:
     assert "--ServerApp.ip=127.0.0.1" in command
     assert "--IdentityProvider.token=secret" in command
     assert "--ServerApp.port_retries=0" in command
+
+
+def test_terminals_run_the_users_shell_without_login(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHELL", "/bin/zsh")
+    command = lab_command(8899, "secret", tmp_path, tmp_path, tmp_path)  # type: ignore[arg-type]
+    assert '--ServerApp.terminado_settings={"shell_command": ["/bin/zsh"]}' in command
+    monkeypatch.delenv("SHELL")
+    assert terminal_shell() == ["/bin/sh"]
