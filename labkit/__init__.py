@@ -8,7 +8,7 @@ with lab.port_forward("svc/mcp-mesh-registry", 8000) as url:
     lk.check(lk.RegistryClient(url).health()["status"] == "healthy", "the registry is healthy")
 """
 
-from labkit import agents
+from labkit import agents, monitoring, query_sets
 from labkit.checks import check, expect_failure, show
 from labkit.errors import (
     BadParameter,
@@ -24,8 +24,9 @@ from labkit.errors import (
     WaitTimeout,
 )
 from labkit.exercises import exercise
+from labkit.kubectl_forward import kubectl_port_forward
 from labkit.lab import Lab, connect
-from labkit.load import LoadResult, load_test
+from labkit.load import LoadResult, load_test, sustained_load
 from labkit.metrics import parse_metrics, plot_metrics, sample_metrics, scrape_metrics, select_metric
 from labkit.paths import MANIFESTS, NOTEBOOKS, kubectl_path
 from labkit.prometheus import NoData, Prometheus, PrometheusError, PrometheusUnavailable
@@ -65,9 +66,12 @@ __all__ = [
     "exercise",
     "expect_failure",
     "kubectl_path",
+    "kubectl_port_forward",
     "load_test",
+    "monitoring",
     "parse_metrics",
     "plot_metrics",
+    "query_sets",
     "read_records",
     "record",
     "sample_metrics",
@@ -76,6 +80,7 @@ __all__ = [
     "setup_dev_registry",
     "show",
     "sleep",
+    "sustained_load",
     "try_in_terminal",
     "try_port_forward_in_terminal",
 ]

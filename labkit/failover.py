@@ -22,6 +22,7 @@ import pandas as pd
 
 from labkit.errors import LabError, RegistryUnavailable
 from labkit.metrics import scrape_metrics
+from labkit.registry_client import RegistryClient
 from labkit.waiting import poll, sleep
 
 if TYPE_CHECKING:
@@ -65,6 +66,19 @@ def leader_flags(
 
     poll(scrape_the_rest, f"metrics of every replica on port {port}", timeout, progress=progress)
     return flags
+
+
+def ready_probe(url: str) -> Callable[[], bool]:
+    """A probe for ``serving``: whether the registry at url answers /ready with 200; an error is no."""
+
+    def ready() -> bool:
+        try:
+            with RegistryClient(url, timeout=2.0) as client:
+                return client.ready()
+        except LabError:
+            return False
+
+    return ready
 
 
 def wait_fine(condition: Callable[[], bool], what: str, timeout: float) -> None:

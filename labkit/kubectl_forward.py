@@ -1,5 +1,9 @@
-"""``kubectl port-forward`` as a context manager: the real process, as an attendee types it, for the
-lessons' "try it in the terminal" steps (``lab.port_forward`` goes through the Python client instead)."""
+"""``kubectl port-forward`` as a context manager: the real process, as an attendee types it.
+
+For the lessons' "try it in the terminal" steps, and for load: kubectl multiplexes every connection over
+one connection to the API server, where ``lab.port_forward`` opens a stream per connection (which follows
+a failover, but makes each new connection wait for its own stream).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,12 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from labkit.errors import LabError
+
+if TYPE_CHECKING:
+    from labkit.lab import Lab
 
 FORWARDING_LINE = re.compile(r"Forwarding from (127\.0\.0\.1|\[::1\]):(\d+) ->")
 
@@ -35,6 +43,14 @@ def kubectl_forward(command: list[str], env: dict[str, str], timeout: float = 30
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def kubectl_port_forward(lab: Lab, ref: str, port: int | str, local: int | None = None) -> Iterator[str]:
+    """``kubectl port-forward REF [LOCAL]:PORT`` on the lab's cluster and namespace; yield its URL."""
+    command = lab.kubectl_command("port-forward", ref, f"{local or ''}:{port}")
+    with kubectl_forward(command, {"KUBECONFIG": lab.kubeconfig}) as url:
+        yield url
 
 
 def wait_forwarding_port(proc: subprocess.Popen[str], timeout: float) -> int:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import pandas as pd
+
 from labkit.lab import Lab
-from labkit.prometheus import Prometheus
+from labkit.prometheus import Prometheus, PrometheusUnavailable, describe_targets
+from labkit.waiting import check_timeout, poll
 
 MONITORING = "monitoring"  # manifests/monitoring: the Kustomization of Prometheus and its rules
 PROMETHEUS_DEPLOYMENT = "deployment/prometheus"
@@ -35,3 +38,28 @@ def prometheus(lab: Lab) -> Iterator[Prometheus]:
 def remove_prometheus(lab: Lab) -> None:
     """Delete what deploy_prometheus applied (the registry and its data stay)."""
     lab.delete(MONITORING, namespace=lab.namespace)
+
+
+def wait_for_scrape_after(
+    server: Prometheus, moment: float, job: str = SCRAPE_JOB, timeout: float = 60, *, progress: bool = True
+) -> pd.DataFrame:
+    """Wait until Prometheus has scraped every target of ``job`` after ``moment`` (epoch seconds).
+
+    What a range query then reads covers everything that happened before ``moment``. On timeout the error
+    names each target that is not up and why.
+    """
+    timeout = check_timeout(timeout)
+    after = pd.Timestamp(moment, unit="s", tz="UTC")
+    seen: list[pd.DataFrame] = []
+
+    def scraped() -> tuple[bool, str]:
+        try:
+            frame = server.targets(job)
+        except PrometheusUnavailable as exc:
+            return False, str(exc)
+        seen[:] = [frame]
+        fresh = (frame["health"] == "up") & (frame["last_scrape"] >= after)
+        return not frame.empty and bool(fresh.all()), describe_targets(frame)
+
+    poll(scraped, f"a scrape of job {job!r} after {after:%H:%M:%S}", timeout, progress=progress)
+    return seen[0]

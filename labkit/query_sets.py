@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Any, Protocol
 import pandas as pd
 
 from labkit.errors import BadParameter, LabError
-from labkit.prometheus import result_frame
+from labkit.prometheus import NoData, result_frame
 
 FORMAT = "labkit-prometheus-range-queries/1"
+SCRAPE_SECONDS = 5  # the scrape_interval of manifests/monitoring/prometheus.yml
 
 # What lesson 06 plots: per route, per pod and per status, over windows of 30 s (six 5-s scrapes).
 LOAD_QUERIES: Mapping[str, str] = {
@@ -35,6 +37,13 @@ LOAD_QUERIES: Mapping[str, str] = {
         '(rate(mcp_registry_request_duration_seconds_bucket{job="mcp-registry"}[30s])))'
     ),
     "agents_by_status": 'sum by (status) (mcp_registry_agents{job="mcp-registry"})',
+}
+
+# Across a failover: each pod's leader flag, how many lead, and the no-leader alert's state (ALERTS).
+LEADER_QUERIES: Mapping[str, str] = {
+    "leader_per_pod": 'max by (pod) (mcp_registry_leader{job="mcp-registry"})',
+    "leaders": 'sum(mcp_registry_leader{job="mcp-registry"})',
+    "no_leader_alert": 'max by (alertstate) (ALERTS{alertname="McpRegistryNoLeader"})',
 }
 
 
@@ -71,11 +80,16 @@ class RangeSource(Protocol):
 def frames(
     source: RangeSource, window: QueryWindow, queries: Mapping[str, str] = LOAD_QUERIES
 ) -> dict[str, pd.DataFrame]:
-    """Each named query over the window as a tidy frame (see ``labkit.prometheus``)."""
+    """Each named query over the window as a tidy frame (see ``labkit.prometheus``); an empty one warns
+    ``NoData`` with its name and keeps the message in ``frame.attrs["no_data"]``."""
     answers = {}
     for name, expr in queries.items():
         data = source.range_data(expr, window.start, window.end, window.step)
-        answers[name] = result_frame(data["resultType"], data["result"])
+        answers[name] = frame = result_frame(data["resultType"], data["result"])
+        if frame.empty:
+            message = f"{name}: no series matched {expr!r} over {window}"
+            frame.attrs["no_data"] = message
+            warnings.warn(message, NoData, stacklevel=2)
     return answers
 
 
@@ -137,3 +151,55 @@ class SavedQueries:
         except KeyError:
             names = ", ".join(self.queries)
             raise LabError(f"{self.path.name} did not record the query {expr!r}; it holds: {names}") from None
+
+
+def over_load_queries(load_seconds: float) -> dict[str, str]:
+    """What the registry saw of the load itself, per route: its request counter, and p50 and p99.
+
+    The counter is raw, so ``count_between`` subtracts two of its samples exactly (``increase`` would
+    extrapolate to its range's edges). The quantiles use ``increase`` over the load's length plus one
+    scrape interval either side: its sample one scrape after the load covers the whole load, and the
+    extrapolation scales every bucket alike, which leaves a quantile as it is.
+    """
+    if isinstance(load_seconds, bool) or not isinstance(load_seconds, int | float) or not load_seconds > 0:
+        raise BadParameter(f"load_seconds must be a positive number of seconds, not {load_seconds!r}")
+    span = f"[{math.ceil(load_seconds) + 2 * SCRAPE_SECONDS}s]"
+    buckets = f'increase(mcp_registry_request_duration_seconds_bucket{{job="mcp-registry"}}{span})'
+    return {
+        "post_requests_by_route_total": (
+            'sum by (route) (mcp_registry_requests_total{job="mcp-registry", method="POST"})'
+        ),
+        "server_p50_over_load": f"histogram_quantile(0.5, sum by (route, le) ({buckets}))",
+        "server_p99_over_load": f"histogram_quantile(0.99, sum by (route, le) ({buckets}))",
+    }
+
+
+def count_between(counter: pd.DataFrame, before: float, after: float) -> pd.Series:
+    """Per series of a raw counter's range answer, its rise from the last sample at or before ``before``
+    to the first at or after ``after`` (epoch seconds): exact, unlike ``increase``."""
+    labels = [column for column in counter.columns if column not in ("timestamp", "value")]
+    if counter.empty or not labels:
+        return pd.Series(dtype=float)
+    start = pd.Timestamp(before, unit="s", tz="UTC")
+    first = counter[counter["timestamp"] <= start].sort_values("timestamp").groupby(labels)["value"].last()
+    last = sample_after(counter, after).set_index(labels)["value"]
+    return last.sub(first, fill_value=0.0).rename("count")
+
+
+def sample_after(frame: pd.DataFrame, moment: float) -> pd.DataFrame:
+    """Per series, the first sample at or after ``moment`` (epoch seconds): a range answer read once."""
+    if frame.empty:
+        return frame
+    at = pd.Timestamp(moment, unit="s", tz="UTC")
+    later = frame[frame["timestamp"] >= at]
+    labels = [column for column in frame.columns if column not in ("timestamp", "value")]
+    if not labels:
+        return later.head(1).reset_index(drop=True)
+    return later.sort_values("timestamp").groupby(labels, as_index=False).first()
+
+
+def leaderless_seconds(leaders: pd.DataFrame, step: float) -> float:
+    """How long the ``leaders`` series (LEADER_QUERIES) stood at 0, to a resolution of ``step`` seconds."""
+    if leaders.empty:
+        return 0.0
+    return float((leaders["value"] == 0).sum() * step)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from labkit.checks import check
 from labkit.cluster.ports import port_is_free
 from labkit.errors import BadParameter
-from labkit.kubectl_forward import kubectl_forward
+from labkit.kubectl_forward import kubectl_port_forward
 
 if TYPE_CHECKING:
     from labkit.lab import Lab
@@ -63,8 +63,7 @@ def try_port_forward_in_terminal(lab: Lab, ref: str, port: int, path: str, expec
     local = port if port_is_free(port) else None
     print(f"▶ try it in the terminal (File › New › Terminal):  kubectl port-forward {ref} {port}:{port} &")
     print(f"                                                     curl http://localhost:{port}{path}")
-    command = lab.kubectl_command("port-forward", ref, f"{local or ''}:{port}")
-    with kubectl_forward(command, {"KUBECONFIG": lab.kubeconfig}) as url:
+    with kubectl_port_forward(lab, ref, port, local) as url:
         if local is None:
             used = url.rsplit(":", 1)[1]
             print(f"    (port {port} is taken on this machine: labkit forwarded from {used})")

@@ -72,3 +72,20 @@ def test_a_registry_that_does_not_answer_is_one_clear_error() -> None:
 def test_bad_parameters(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(lk.BadParameter, match=message):
         lk.load_test("http://127.0.0.1:1", progress=False, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_sustained_load_repeats_rounds_until_its_time_is_up(stub: tuple[str, StubState]) -> None:
+    url, state = stub
+    result = lk.sustained_load(url, n=10, concurrency=5, kind="heartbeat", seconds=0.5, progress=False)
+    rounds = result.df["round"].nunique()
+    assert rounds >= 1
+    assert result.summary["requests"] == len(result.df) == 10 * rounds
+    assert result.summary["duration_s"] >= 0.5
+    assert result.df.groupby("round")["started"].min().is_monotonic_increasing
+    assert len(state.agents) == 10  # the same agents each round
+
+
+@pytest.mark.parametrize("seconds", [0, -1, True, "5"])
+def test_a_sustained_load_needs_a_positive_duration(seconds: object) -> None:
+    with pytest.raises(lk.BadParameter, match="seconds must be a positive number"):
+        lk.sustained_load("http://127.0.0.1:1", seconds=seconds, progress=False)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import labkit as lk
 AGREED_FUNCTIONS = {
     "connect": ["cluster", "namespace"],
     "load_test": ["url", "n", "concurrency", "kind"],
+    "sustained_load": ["url", "n", "concurrency", "kind", "seconds"],
     "scrape_metrics": ["url"],
     "sample_metrics": ["url", "every", "duration"],
     "plot_metrics": ["df", "name"],
@@ -23,11 +24,26 @@ AGREED_FUNCTIONS = {
     "try_in_terminal": ["lab", "command", "expect"],
     "try_port_forward_in_terminal": ["lab", "ref", "port", "path", "expect"],
     "setup_dev_registry": ["lab", "image", "timeout"],
+    "kubectl_port_forward": ["lab", "ref", "port"],
 }
 AGREED_AGENT_FUNCTIONS = {
     "start_agent": ["script", "registry_url", "log_dir", "heartbeat_seconds", "port"],
     "call_tool": ["agent", "tool"],
     "call_tool_async": ["agent", "tool"],
+}
+AGREED_MONITORING_FUNCTIONS = {
+    "deploy_prometheus": ["lab", "timeout"],
+    "prometheus": ["lab"],
+    "wait_for_scrape_after": ["server", "moment", "job", "timeout"],
+    "remove_prometheus": ["lab"],
+}
+AGREED_QUERY_SET_FUNCTIONS = {
+    "frames": ["source", "window", "queries"],
+    "save_queries": ["source", "window", "path", "queries"],
+    "over_load_queries": ["load_seconds"],
+    "count_between": ["counter", "before", "after"],
+    "sample_after": ["frame", "moment"],
+    "leaderless_seconds": ["leaders", "step"],
 }
 AGREED_LAB_METHODS = {
     "ensure_namespace": [],
@@ -87,6 +103,18 @@ def test_agents_are_exported_with_their_launcher() -> None:
     for name, parameters in AGREED_AGENT_FUNCTIONS.items():
         assert leading_parameters(getattr(lk.agents, name), len(parameters)) == parameters, name
     assert {"name", "proc", "port", "log_path"} <= set(inspect.signature(lk.agents.MeshAgent).parameters)
+
+
+def test_monitoring_and_query_sets_are_exported_with_what_lesson_06_calls() -> None:
+    assert {"monitoring", "query_sets"} <= set(lk.__all__)
+    for module, functions in (
+        (lk.monitoring, AGREED_MONITORING_FUNCTIONS),
+        (lk.query_sets, AGREED_QUERY_SET_FUNCTIONS),
+    ):
+        for name, parameters in functions.items():
+            assert leading_parameters(getattr(module, name), len(parameters)) == parameters, name
+    for name in ("QueryWindow", "SavedQueries", "LOAD_QUERIES", "LEADER_QUERIES", "SCRAPE_SECONDS"):
+        assert hasattr(lk.query_sets, name), name
 
 
 def test_registry_client_keeps_its_methods() -> None:

@@ -75,11 +75,16 @@ def pitfalls(r: Records) -> None:
 
 
 def load_and_metrics(r: Records) -> None:
+    assert r["prometheus_targets_up"] == 1
     assert r["load_requests"] == 100
     assert r["load_success_rate"] == 1.0
     assert r["heartbeat_success_rate"] == 1.0
     assert r["load_p95_ms"] > 0
+    assert r["prometheus_counted_registrations"] == 100
+    assert 0 < r["heartbeat_registry_p50_ms"] <= r["heartbeat_client_p50_ms"]
     assert r["agents_total_metric"] >= 100
+    assert r["no_leader_seconds"] > 0
+    assert set(r["no_leader_alert_states"]) <= {"pending", "firing"}
 
 
 def production_postgres(r: Records) -> None:
