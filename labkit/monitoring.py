@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from labkit.lab import Lab
-from labkit.prometheus import Prometheus, PrometheusUnavailable, describe_targets
-from labkit.waiting import check_timeout, poll
+from labkit.prometheus import Prometheus
 
 MONITORING = "monitoring"  # manifests/monitoring: the Kustomization of Prometheus and its rules
 PROMETHEUS_DEPLOYMENT = "deployment/prometheus"
@@ -48,18 +47,11 @@ def wait_for_scrape_after(
     What a range query then reads covers everything that happened before ``moment``. On timeout the error
     names each target that is not up and why.
     """
-    timeout = check_timeout(timeout)
     after = pd.Timestamp(moment, unit="s", tz="UTC")
-    seen: list[pd.DataFrame] = []
 
-    def scraped() -> tuple[bool, str]:
-        try:
-            frame = server.targets(job)
-        except PrometheusUnavailable as exc:
-            return False, str(exc)
-        seen[:] = [frame]
+    def scraped(frame: pd.DataFrame) -> bool:
         fresh = (frame["health"] == "up") & (frame["last_scrape"] >= after)
-        return not frame.empty and bool(fresh.all()), describe_targets(frame)
+        return not frame.empty and bool(fresh.all())
 
-    poll(scraped, f"a scrape of job {job!r} after {after:%H:%M:%S}", timeout, progress=progress)
-    return seen[0]
+    what = f"a scrape of job {job!r} after {after:%H:%M:%S}"
+    return server.wait_until_targets(job, scraped, what, timeout, progress=progress)

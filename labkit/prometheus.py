@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -291,9 +291,29 @@ class Prometheus:
         """
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise BadParameter(f"count must be a positive whole number of targets, not {count!r}")
+        which = f"job {job!r}" if job is not None else "every job"
+
+        def all_up(frame: pd.DataFrame) -> bool:
+            up = int((frame["health"] == "up").sum())
+            return up >= count and up == len(frame)
+
+        what = f"{count} Prometheus target(s) of {which} up"
+        return self.wait_until_targets(job, all_up, what, timeout, count=count, progress=progress)
+
+    def wait_until_targets(
+        self,
+        job: str | None,
+        done: Callable[[pd.DataFrame], bool],
+        what: str,
+        timeout: float = 60.0,
+        *,
+        count: int = 1,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Poll the targets (of ``job``) until ``done(targets)``; answer them. The progress and a timeout's
+        error describe the targets (``describe_targets``), an unreachable server says so."""
         timeout = check_timeout(timeout)
         seen: list[pd.DataFrame] = []
-        which = f"job {job!r}" if job is not None else "every job"
 
         def probe() -> tuple[bool, str]:
             try:
@@ -301,10 +321,9 @@ class Prometheus:
             except PrometheusUnavailable as exc:
                 return False, str(exc)
             seen[:] = [frame]
-            up = frame[frame["health"] == "up"]
-            return len(up) >= count and len(up) == len(frame), describe_targets(frame, count)
+            return done(frame), describe_targets(frame, count)
 
-        poll(probe, f"{count} Prometheus target(s) of {which} up", timeout, progress=progress)
+        poll(probe, what, timeout, progress=progress)
         return seen[0]
 
 
