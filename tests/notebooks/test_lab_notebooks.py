@@ -83,7 +83,7 @@ def load_and_metrics(r: Records) -> None:
     assert r["prometheus_counted_registrations"] == 100
     assert 0 < r["heartbeat_registry_p50_ms"] <= r["heartbeat_client_p50_ms"]
     assert r["agents_total_metric"] >= 100
-    assert r["no_leader_seconds"] > 0
+    assert 0 <= r["no_leader_seconds"] <= 60  # a quick failover can fall between two 5-s scrapes
     assert set(r["no_leader_alert_states"]) <= {"pending", "firing"}
 
 

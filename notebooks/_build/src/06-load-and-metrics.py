@@ -311,8 +311,9 @@ if offline or failover_section:
     plt.show()
     print(f"new leader {crash['new']} after {crash['leader_s']:.1f}s; Prometheus saw no leader for about {gap:.0f}s; "
           f"McpRegistryNoLeader: {', '.join(alert_states) or 'never pending'}")
-    lk.check(gap > 0, f"Prometheus saw the leaderless gap: about {gap:.0f}s with no replica leading",
-             "a gap shorter than a scrape interval (5 s) can fall between two scrapes")
+    # A gap shorter than a scrape interval (5 s) can fall between two scrapes and show as none at all:
+    # that is what the alert's `for: 15s` is for, and why it should not fire on a quick failover.
+    print(f"Prometheus saw {gap:.0f}s with no replica leading" if gap else "the gap fell between two scrapes")
     lk.check(gap <= crash["leader_s"] + 2 * query_sets.SCRAPE_SECONDS,
              f"the gap Prometheus saw ({gap:.0f}s) fits the failover the lesson timed ({crash['leader_s']:.1f}s)")
     lk.record("no_leader_seconds", gap)
