@@ -28,7 +28,6 @@ from typing import TypeVar
 import asyncpg
 
 from bench.headload import ceiling, head_load_many
-from bench.memory import resident_bytes
 from bench.mesh import (
     PAYLOAD_SHAPES,
     agent_id,
@@ -37,6 +36,7 @@ from bench.mesh import (
     write_bodies,
     write_changing_bodies,
 )
+from bench.process_use import resident_bytes
 from bench.profile import PY_SPY_MISSING, py_spy_command, sampled, summary
 from tests.compat.go_registry import GoRegistryUnavailable, go_registry_binary, run_go_registry
 from tests.processes import RunningProcess, free_port, run_registry

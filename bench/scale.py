@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.mesh import register
+from bench.profile import PY_SPY_MISSING, py_spy_command, sampled, summary
 from bench.run import chosen_registries, database_label, percentile, start_go, start_ours
 from bench.soak import SoakResult, SoakSettings, run_soak
 from bench.storm import StormResult, run_storm
@@ -28,11 +29,21 @@ from tests.processes import RunningProcess
 Starter = Callable[..., contextlib.AbstractContextManager[list[RunningProcess]]]
 
 
-def storm_row(start: Starter, agents: int, args: argparse.Namespace) -> StormResult:
-    """A storm spread over the registry's replicas, on a fresh database."""
+def storm_row(name: str, start: Starter, agents: int, args: argparse.Namespace) -> StormResult:
+    """A storm over the registry's replicas, on a fresh database; ours sampled by py-spy with --profile."""
     with tempfile.TemporaryDirectory() as folder, start(Path(folder), args, expiry=True) as replicas:
         urls = [replica.url for replica in replicas]
-        return run_storm(urls, agents, interval=args.storm_interval, limit_s=args.storm_limit)
+        pids = [replica.proc.pid for replica in replicas]
+        profiling: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        if args.profile and name == "ours":
+            profiling = sampled(pids[0], storm_profile_path(args.profile, agents))
+        with profiling:
+            return run_storm(urls, agents, interval=args.storm_interval, limit_s=args.storm_limit, pids=pids)
+
+
+def storm_profile_path(folder: Path, agents: int) -> Path:
+    """Where the py-spy recording of our first replica during a storm of ``agents`` goes."""
+    return folder / f"ours-storm-{agents}.txt"
 
 
 def soak_row(start: Starter, agents: int, settings: SoakSettings, args: argparse.Namespace) -> SoakResult:
@@ -45,12 +56,12 @@ def soak_row(start: Starter, agents: int, settings: SoakSettings, args: argparse
 def storm_table(results: dict[str, dict[int, StormResult]]) -> list[str]:
     lines = [
         "| storm | Go registered s | Go resolved s | Go posts / heads | ours registered s | ours resolved s "
-        "| ours posts / heads | Go/ours time |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ours posts / heads | Go / ours CPU share: registry, agents | Go/ours time |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     sizes = sorted({size for by_size in results.values() for size in by_size})
     for size in sizes:
-        cells = []
+        cells, shares = [], []
         for name in ("go", "ours"):
             result = results.get(name, {}).get(size)
             if result is None:
@@ -58,10 +69,12 @@ def storm_table(results: dict[str, dict[int, StormResult]]) -> list[str]:
             else:
                 resolved = f"{result.resolved_s:.2f}" if result.complete else "incomplete"
                 cells += [f"{result.registered_s:.2f}", resolved, f"{result.posts:,} / {result.heads:,}"]
+                shares.append(cpu_shares(result))
         go, ours = results.get("go", {}).get(size), results.get("ours", {}).get(size)
         both = go is not None and ours is not None and go.complete and ours.complete
         ratio = f"{go.resolved_s / ours.resolved_s:.2f}" if both and go and ours else "-"
-        lines.append(f"| {size:,} agents at once | " + " | ".join(cells) + f" | {ratio} |")
+        share_cell = " / ".join(shares) or "-"
+        lines.append(f"| {size:,} agents at once | " + " | ".join(cells) + f" | {share_cell} | {ratio} |")
     problems = [
         f"{name}, {size:,} agents: {result.problem}"
         for name, by_size in results.items()
@@ -69,6 +82,13 @@ def storm_table(results: dict[str, dict[int, StormResult]]) -> list[str]:
         if not result.complete
     ]
     return lines + (["", *problems] if problems else [])
+
+
+def cpu_shares(result: StormResult) -> str:
+    """The registry's and the simulated agents' CPU time as shares of one core over the storm."""
+    if not result.seconds:
+        return "-"
+    return f"{result.registry_cpu_s / result.seconds:.0%}, {result.generator_cpu_s / result.seconds:.0%}"
 
 
 def soak_table(name: str, result: SoakResult) -> list[str]:
@@ -104,6 +124,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--soak-agents", type=int, default=10000)
     parser.add_argument("--soak-seconds", type=float, default=300.0, help="0 skips the soak")
     parser.add_argument("--only", choices=["ours", "go"], help="measure one registry only")
+    parser.add_argument(
+        "--profile", type=Path, help="sample our registry with py-spy during each storm; recordings go here"
+    )
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument(
         "--replicas", type=int, default=1, help="replicas sharing the database (postgresql; storms only)"
@@ -113,6 +136,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--replicas above 1 needs --database postgresql (replicas share one database)")
     if args.replicas > 1 and args.soak_seconds > 0:
         parser.error("the soak reads one process: use --soak-seconds 0 with --replicas")
+    if args.profile:
+        if py_spy_command() is None:
+            parser.error(PY_SPY_MISSING)
+        args.profile.mkdir(parents=True, exist_ok=True)
     return args
 
 
@@ -128,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, start in starters.items():
         for size in args.storms:
             print(f"[{name}] storm of {size} agents", file=sys.stderr)
-            storms.setdefault(name, {})[size] = storm_row(start, size, args)
+            storms.setdefault(name, {})[size] = storm_row(name, start, size, args)
         if args.soak_seconds > 0:
             print(f"[{name}] soak: {args.soak_agents} agents for {args.soak_seconds:.0f} s", file=sys.stderr)
             soaks[name] = soak_row(start, args.soak_agents, settings, args)
@@ -137,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in soaks.items():
         lines += ["", *soak_table(name, result)]
     print("\n".join(lines))
+    if args.profile and "ours" in starters:
+        for size in args.storms:
+            recording = storm_profile_path(args.profile, size)
+            print(f"\nwhere our registry spends its time during the storm of {size:,} ({recording}):")
+            print(summary(recording))
     return 0
 
 

@@ -11,19 +11,15 @@ as not healthy: with the registry's default timeouts, any such agent is a false 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import orjson
 
-from bench.memory import resident_bytes
 from bench.mesh import agent_id, heartbeat_payload
+from bench.process_use import cpu_seconds, resident_bytes
 from bench.rawhttp import RawClient
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -50,12 +46,6 @@ class SoakResult:
     @property
     def false_unhealthy(self) -> int:
         return max((w.not_healthy for w in self.windows), default=0)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of ``pid`` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def not_healthy(url: str) -> int:

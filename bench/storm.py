@@ -21,6 +21,7 @@ import httpx
 import orjson
 
 from bench.mesh import agent_id, heartbeat_payload
+from bench.process_use import cpu_seconds
 from bench.rawhttp import RawClient
 
 
@@ -39,6 +40,12 @@ class StormResult:
     """Agents still waiting for an answer when the time limit came (their requests were abandoned)."""
     problem: str = ""
     """Empty when the storm ended as it should; else what went wrong (never resolved, or listed wrong)."""
+    seconds: float = 0.0
+    """How long the storm ran, to its end or its limit."""
+    registry_cpu_s: float = 0.0
+    """CPU time the registry processes spent during the storm (all replicas together)."""
+    generator_cpu_s: float = 0.0
+    """CPU time this process (every simulated agent) spent during the storm."""
 
     @property
     def complete(self) -> bool:
@@ -107,14 +114,21 @@ async def _agent(index: int, storm: _Storm) -> None:
 
 
 async def storm(
-    urls: Sequence[str], agents: int, connections: int = 64, interval: float = 1.0, limit_s: float = 300.0
+    urls: Sequence[str],
+    agents: int,
+    connections: int = 64,
+    interval: float = 1.0,
+    limit_s: float = 300.0,
+    pids: Sequence[int] = (),
 ) -> StormResult:
     """Run the storm against the registries at ``urls`` (agents spread over them); bounded by ``limit_s``.
 
     At the limit every agent still waiting for an answer is abandoned: a saturated registry's backlog
-    of queued requests would otherwise keep the storm going long after its time was up.
+    of queued requests would otherwise keep the storm going long after its time was up. The CPU time
+    of the registries (``pids``) and of this process is recorded, to tell which side was the limit.
     """
     clients = [RawClient(url, max(1, connections // len(urls))) for url in urls]
+    registry_cpu, generator_cpu = sum(map(cpu_seconds, pids)), time.process_time()
     t0 = time.monotonic()
     shared = _Storm(clients, interval, t0 + limit_s, t0, StormResult(agents))
     tasks = [asyncio.create_task(_agent(i, shared)) for i in range(agents)]
@@ -128,6 +142,9 @@ async def storm(
     finally:
         for client in clients:
             await client.close()
+    shared.result.seconds = time.monotonic() - t0
+    shared.result.registry_cpu_s = sum(map(cpu_seconds, pids)) - registry_cpu
+    shared.result.generator_cpu_s = time.process_time() - generator_cpu
     shared.result.cut_off = len(pending)
     shared.result.unresolved = [agent_id(i) for i in range(agents) if i not in shared.resolved_agents]
     return shared.result
@@ -167,14 +184,19 @@ def _listed_right(entry: tuple[int, int, str]) -> bool:
 
 
 def run_storm(
-    urls: Sequence[str], agents: int, connections: int = 64, interval: float = 1.0, limit_s: float = 300.0
+    urls: Sequence[str],
+    agents: int,
+    connections: int = 64,
+    interval: float = 1.0,
+    limit_s: float = 300.0,
+    pids: Sequence[int] = (),
 ) -> StormResult:
     """The storm, then the end state read from the first registry's GET /agents.
 
     A storm that does not end right within ``limit_s`` is an outcome, not an error: the result's
     ``problem`` says what was wrong, so a table can show it beside the other registry's figures.
     """
-    result = asyncio.run(storm(urls, agents, connections, interval, limit_s))
+    result = asyncio.run(storm(urls, agents, connections, interval, limit_s, pids))
     if result.unresolved:
         first = result.unresolved[:3]
         result.problem = f"{len(result.unresolved)} agents unresolved after {limit_s:.0f} s, e.g. {first}"

@@ -1,8 +1,17 @@
-"""Resident memory of a process and its children, read from /proc (Linux)."""
+"""What a process uses, read from /proc (Linux): resident memory with its children's, and CPU time."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def _children(pid: int) -> list[int]:
