@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from registry.model import DependencySpec
@@ -69,6 +70,12 @@ class Resolved:
 
 def tag_score(wanted: Iterable[str | tuple[str, ...]], offered: Iterable[str]) -> int | None:
     """Score a provider's tags against a dependency's tag spec; None when it does not match."""
+    return _tag_score(tuple(wanted), tuple(offered))
+
+
+@lru_cache(maxsize=16384)
+def _tag_score(wanted: tuple[str | tuple[str, ...], ...], offered: tuple[str, ...]) -> int | None:
+    # Memoised: a mesh has few distinct tag sets, and every resolution scores every candidate.
     have = set(offered)
     score = 0
     for tag in wanted:
@@ -97,6 +104,7 @@ def _single_tag(tag: str, have: set[str]) -> int | None:
     return 5 if tag in have else None
 
 
+@lru_cache(maxsize=4096)
 def _version_key(version: str) -> tuple[int, Version | None]:
     parsed = parse_version(version)
     return (1, parsed) if parsed is not None else (0, None)
@@ -133,8 +141,7 @@ class Resolver:
         if valid:
             newest = max(r[1][1] for r in valid if r[1][1] is not None)
             top = [r for r in valid if r[1][1] == newest]
-        top.sort(key=lambda r: (r[2], r[3].function_name))
-        return top[0][3]
+        return min(top, key=lambda r: (r[2], r[3].function_name))[3]
 
     def _requirements_met(self, provider: Provider, stack: tuple[str, ...]) -> bool:
         if not provider.required_dependencies:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache, total_ordering
+from functools import cached_property, lru_cache, total_ordering
 
 _VERSION = re.compile(
     r"^v?(?P<major>0|[1-9]\d*)(?:\.(?P<minor>0|[1-9]\d*))?(?:\.(?P<patch>0|[1-9]\d*))?"
@@ -48,14 +48,16 @@ class Version:
             tuple(pre.split(".")) if pre else (),
         )
 
+    @cached_property
     def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
+        # Computed once per Version: resolution compares the same parsed versions again and again.
         pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease)
         return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
 
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Version):
             return NotImplemented
-        return self._key() < other._key()
+        return self._key < other._key
 
     def __str__(self) -> str:
         pre = "-" + ".".join(self.prerelease) if self.prerelease else ""

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from registry import clock
+from registry.candidates import CandidateCache
 from registry.clock import SYSTEM_CLOCK, Clock
 from registry.listing import AgentListing
 from registry.liveness import Liveness
@@ -25,7 +26,6 @@ from registry.storage.repository import AgentFilter, SavedRegistration, Storage
 log = logging.getLogger("registry.service")
 
 WRITTEN_DIGESTS = 100_000  # agents whose last stored content is remembered
-CANDIDATE_CACHE_SIZE = 1_000  # distinct capability-name sets whose providers are kept
 
 
 def _digest(reg: AgentRegistration, columns: dict[str, Any]) -> bytes | None:
@@ -82,9 +82,7 @@ class RegistryService:
         self.liveness = liveness
         self.listing = AgentListing(storage, liveness)
         self._written: dict[str, bytes] = {}  # agent id -> digest of the content this replica last stored
-        # Storage.candidates answers by the set of capability names, for one liveness.version.
-        self._candidates_cache: dict[frozenset[str], dict[str, list[Provider]]] = {}
-        self._candidates_version = -1
+        self.candidate_cache = CandidateCache(liveness)
 
     # ---- registration ---------------------------------------------------------------------------
 
@@ -187,7 +185,10 @@ class RegistryService:
         if saved.unchanged:
             self.liveness.confirmed(reg.agent_id, now, seen_event_id)
             return saved
+        # One step with no await: no resolution may see the event without the agent's new tools.
+        self.candidate_cache.before_registration()
         self.liveness.registered(reg.agent_id, now, saved.event_id, seen_event_id)
+        self.candidate_cache.registered(reg.agent_id, _own_providers(reg))
         if digest is not None:
             if len(self._written) >= WRITTEN_DIGESTS:
                 self._written.clear()
@@ -205,7 +206,7 @@ class RegistryService:
         index: dict[str, list[Provider]] = {}
         own = _own_providers(reg)
         while needed:
-            found = await self._candidates(needed)
+            found = await self.candidates(needed)
             for capability, providers in found.items():
                 index[capability] = [p for p in providers if p.agent_id != reg.agent_id]
                 index[capability] += [p for p in own if p.capability == capability]
@@ -217,22 +218,15 @@ class RegistryService:
             } - set(index)
         return index
 
-    async def _candidates(self, names: set[str]) -> dict[str, list[Provider]]:
-        """Storage.candidates, kept until the mesh changes (only while no other process writes)."""
+    async def candidates(self, names: set[str]) -> dict[str, list[Provider]]:
+        """Storage.candidates, kept by capability while no other process writes (see CandidateCache)."""
         if self.liveness.shared_database:
             return await self.storage.candidates(names)
-        version = self.liveness.version
-        if self._candidates_version != version:
-            self._candidates_cache.clear()
-            self._candidates_version = version
-        key = frozenset(names)
-        found = self._candidates_cache.get(key)
+        found = self.candidate_cache.lookup(names)
         if found is None:
+            read_at = self.liveness.version
             found = await self.storage.candidates(names)
-            if self._candidates_version == version == self.liveness.version:
-                if len(self._candidates_cache) >= CANDIDATE_CACHE_SIZE:
-                    self._candidates_cache.clear()
-                self._candidates_cache[key] = found
+            self.candidate_cache.keep(found, read_at)
         return found
 
     async def _reject_required_cycle(self, reg: AgentRegistration) -> None:
