@@ -79,20 +79,25 @@ class CandidateCache:
 
     def registered(self, agent_id: str, providers: list[Provider]) -> None:
         """The agent's stored tools are now ``providers``; called right after ``Liveness.registered``."""
+        new = {p.capability for p in providers}
         if self.liveness.version != self.version + 1:
             self.catch_up()  # something else changed too: the agent's own change drops its entries
+            self._remember(new)
             return
         old = self._agent_capabilities.pop(agent_id, set())
         for name in old:  # new lists: a caller may still hold the old ones
             self._entries[name] = [p for p in self._entries[name] if p.agent_id != agent_id]
-        new = {p.capability for p in providers}
         for name in new & self._entries.keys():
             self._entries[name] = self._entries[name] + [p for p in providers if p.capability == name]
             self._agent_capabilities.setdefault(agent_id, set()).add(name)
         self.version = self.liveness.version
+        self._remember(old | new)
+
+    def _remember(self, capabilities: set[str]) -> None:
+        """Note a registration's capabilities, for the reads in flight that ``keep`` will check."""
         if len(self._registrations) >= REGISTRATIONS_REMEMBERED:
             self._registrations_known_from = self._registrations.popleft()[0]
-        self._registrations.append((self.version, frozenset(old | new)))
+        self._registrations.append((self.liveness.version, frozenset(capabilities)))
 
     def catch_up(self) -> None:
         """Drop the entries of every agent changed since ``version``."""
