@@ -10,6 +10,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from registry.app import create_app, create_metrics_app
+from registry.collector import tune_for_serving
 from registry.config import Settings
 from registry.durations import format_duration
 from registry.fastpath import HeartbeatFastPath
@@ -67,6 +68,7 @@ async def run(settings: Settings) -> None:
                     shutdown_trigger=stop.wait,
                 )
             )
+        tune_for_serving()
         log.info(
             "registry serving",
             extra={
