@@ -81,7 +81,8 @@ class RegistryService:
         self.clock = clock
         self.liveness = liveness
         self.listing = AgentListing(storage, liveness)
-        self._written: dict[str, bytes] = {}  # agent id -> digest of the content this replica last stored
+        # agent id -> digest of the content this replica last stored or confirmed
+        self._written: dict[str, bytes] = {}
         self.candidate_cache = CandidateCache(liveness)
 
     # ---- registration ---------------------------------------------------------------------------
@@ -165,10 +166,14 @@ class RegistryService:
         state = self.liveness.states.get(agent_id)
         return state is not None and state.status == "healthy"
 
-    def _may_hold_it_already(self, agent_id: str) -> bool:
-        """Whether to ask a shared database if it holds this content: only for an agent known healthy,
-        so a first registration costs no extra statement."""
-        return self.liveness.shared_database and self._known_healthy(agent_id)
+    def _may_hold_it_already(self, agent_id: str, digest: bytes | None) -> bool:
+        """Whether to ask a shared database if it holds this content: only for an agent known healthy
+        whose last content seen here was this one (or is not known here), so neither a first
+        registration nor a changed payload costs an extra statement. A wrong guess costs only a full
+        write of the same content."""
+        if not (self.liveness.shared_database and self._known_healthy(agent_id)):
+            return False
+        return self._written.get(agent_id, digest) == digest
 
     async def _save(
         self,
@@ -178,17 +183,18 @@ class RegistryService:
         digest: bytes | None,
         seen_event_id: int,
     ) -> SavedRegistration:
+        confirm = self._may_hold_it_already(reg.agent_id, digest)
         self._written.pop(reg.agent_id, None)
         saved = await self.storage.save_registration(
-            reg, now, columns, seen_event_id, digest, confirm=self._may_hold_it_already(reg.agent_id)
+            reg, now, columns, seen_event_id, digest, confirm=confirm
         )
         if saved.unchanged:
             self.liveness.confirmed(reg.agent_id, now, seen_event_id)
-            return saved
-        # One step with no await: no resolution may see the event without the agent's new tools.
-        self.candidate_cache.before_registration()
-        self.liveness.registered(reg.agent_id, now, saved.event_id, seen_event_id)
-        self.candidate_cache.registered(reg.agent_id, _own_providers(reg))
+        else:
+            # One step with no await: no resolution may see the event without the agent's new tools.
+            self.candidate_cache.before_registration()
+            self.liveness.registered(reg.agent_id, now, saved.event_id, seen_event_id)
+            self.candidate_cache.registered(reg.agent_id, _own_providers(reg))
         if digest is not None:
             if len(self._written) >= WRITTEN_DIGESTS:
                 self._written.clear()

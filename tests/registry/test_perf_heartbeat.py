@@ -137,6 +137,25 @@ async def test_unchanged_repost_on_a_shared_database_is_one_confirming_update(re
 
 
 @pytest.mark.parametrize("database_env", SHARED_DATABASES, indirect=True)
+async def test_a_changed_repost_on_a_shared_database_is_written_without_a_confirming_update(
+    registry: Harness,
+) -> None:
+    await registry.register("agent-p", PROVIDER, version="1.0.0")
+    await registry.register("agent-p", PROVIDER, version="1.0.0")
+    await registry.pause_background()
+    statements = record_statements(registry)
+    await registry.register("agent-p", PROVIDER, version="2.0.0")
+    updates = [s for s in statements if s.upper().startswith("UPDATE AGENTS")]
+    assert len(updates) == 1, statements
+    assert "CONTENT_DIGEST =" not in updates[0].upper().split("WHERE")[-1], statements
+    assert (await agents_by_id(registry))["agent-p"]["version"] == "2.0.0"
+    statements.clear()
+    await registry.register("agent-p", PROVIDER, version="2.0.0")  # now unchanged: one confirming UPDATE
+    writes = [s for s in statements if not s.upper().startswith("SELECT")]
+    assert [s.split()[0].upper() for s in writes] == ["UPDATE"], statements
+
+
+@pytest.mark.parametrize("database_env", SHARED_DATABASES, indirect=True)
 async def test_a_replica_confirms_only_what_the_shared_database_holds(make_registry: Any) -> None:
     a, b = await make_registry(), await make_registry()
     await a.register("agent-p", PROVIDER, version="1.0.0")
