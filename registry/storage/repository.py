@@ -133,6 +133,16 @@ _REFRESH_UNCHANGED = (
 # The same refresh, only when the row holds exactly the content this registration would write.
 _CONFIRM_UNCHANGED = _REFRESH_UNCHANGED.where(agents.c.content_digest == sa.bindparam("b_d"))
 _LAST_EVENT_ID = sa.select(event_sequence.c.last_event_id).where(event_sequence.c.id == 1)
+_TAKE_EVENT_IDS = (
+    sa.update(event_sequence)
+    .where(event_sequence.c.id == 1)
+    .values(last_event_id=event_sequence.c.last_event_id + sa.bindparam("b_count"))
+)
+_INSERT_EVENT = sa.insert(registry_events)
+# A HEAD's check of the agent's row, which a replica sharing the database makes once per sync interval.
+_AGENT_STATE = sa.select(agents.c.status, agents.c.seen_event_id).where(
+    agents.c.agent_id == sa.bindparam("b_agent_id")
+)
 
 # The registration write's statements, built once: a statement object memoises its cache key, so reusing
 # it skips SQLAlchemy's per-call construction and key generation (most of a changed heartbeat's cost).
@@ -198,15 +208,7 @@ class Storage:
 
     # ---- hot path -------------------------------------------------------------------------------
     async def agent_state(self, agent_id: str) -> AgentState | None:
-        def work(conn: Connection) -> Any:
-            row = (
-                conn.execute(
-                    sa.select(agents.c.status, agents.c.seen_event_id).where(agents.c.agent_id == agent_id)
-                )
-            ).first()
-            return row
-
-        row = await self.run_read(work)
+        row = await self.run_read(lambda conn: conn.execute(_AGENT_STATE, {"b_agent_id": agent_id}).first())
         return AgentState(row.status, int(row.seen_event_id)) if row else None
 
     async def touch(
@@ -471,11 +473,7 @@ class Storage:
         Take it last in a transaction, after the agent rows it writes, to keep the lock short and the
         lock order the same everywhere.
         """
-        conn.execute(
-            sa.update(event_sequence)
-            .where(event_sequence.c.id == 1)
-            .values(last_event_id=event_sequence.c.last_event_id + count)
-        )
+        conn.execute(_TAKE_EVENT_IDS, {"b_count": count})
         return int(conn.execute(_LAST_EVENT_ID).scalar_one()) - count + 1
 
     @classmethod
@@ -490,14 +488,15 @@ class Storage:
     ) -> int:
         event_id = cls._take_event_ids(conn, 1)
         conn.execute(
-            sa.insert(registry_events).values(
-                id=event_id,
-                event_type=event_type,
-                agent_id=agent_id,
-                agent_name=agent_name,
-                timestamp=now,
-                data=data,
-            )
+            _INSERT_EVENT,
+            {
+                "id": event_id,
+                "event_type": event_type,
+                "agent_id": agent_id,
+                "agent_name": agent_name,
+                "timestamp": now,
+                "data": data,
+            },
         )
         return event_id
 
