@@ -82,6 +82,7 @@ async def run(settings: Settings) -> None:
                 "leader_election": settings.leader_election.enabled,
                 "admin_enabled": settings.auth_token is not None,
                 "backups_enabled": settings.encryption_key is not None,
+                "event_loop": type(loop).__module__,
             },
         )
         results = await asyncio.gather(*servers, return_exceptions=True)

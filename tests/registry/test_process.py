@@ -175,6 +175,8 @@ def test_logs_are_json_lines_without_the_token(tmp_path: Path) -> None:
     for line in lines:
         entry = json.loads(line)
         assert {"time", "level", "logger", "msg"} <= set(entry)
+    serving = [json.loads(line) for line in lines if '"registry serving"' in line]
+    assert [entry["event_loop"] for entry in serving] == ["uvloop"]
 
 
 def test_unreachable_database_at_start_exits_1_after_the_connect_timeout(tmp_path: Path) -> None:
