@@ -29,10 +29,8 @@ def server_kubectl(server_version: str) -> str | None:
     """labkit's build of kubectl for the server's minor version, when it has one (v1.20), else None."""
     if not server_version.startswith("v1.20"):
         return None
-    try:
-        from labkit.cluster.binaries import cached_bin_dir
-    except ImportError:
-        return None
+    from labkit.cluster.binaries import cached_bin_dir
+
     binary = cached_bin_dir() / "kubectl"
     return str(binary) if binary.is_file() and os.access(binary, os.X_OK) else None
 
