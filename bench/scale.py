@@ -46,11 +46,15 @@ def storm_profile_path(folder: Path, agents: int) -> Path:
     return folder / f"ours-storm-{agents}.txt"
 
 
-def soak_row(start: Starter, agents: int, settings: SoakSettings, args: argparse.Namespace) -> SoakResult:
-    """The soak against one replica (the soak reads one process's CPU and memory)."""
+def soak_row(
+    name: str, start: Starter, agents: int, settings: SoakSettings, args: argparse.Namespace
+) -> SoakResult:
+    """The soak against one replica (the soak reads one process's CPU and memory, and our metrics)."""
     with tempfile.TemporaryDirectory() as folder, start(Path(folder), args, expiry=True) as replicas:
-        register(replicas[0].url, range(agents), concurrency=32)
-        return run_soak(replicas[0].url, replicas[0].proc.pid, agents, settings)
+        first = replicas[0]
+        register(first.url, range(agents), concurrency=32)
+        metrics = f"http://127.0.0.1:{first.env['METRICS_PORT']}/metrics" if name == "ours" else None
+        return run_soak(first.url, first.proc.pid, agents, settings, metrics)
 
 
 def storm_table(results: dict[str, dict[int, StormResult]]) -> list[str]:
@@ -97,8 +101,8 @@ def soak_table(name: str, result: SoakResult) -> list[str]:
         f"requests still due at the end (fallen behind): {result.behind:,}",
         "",
         "| window ends s | HEADs | HEAD p50 ms | HEAD p99 ms | POSTs | POST p50 ms | POST p99 ms | errors "
-        "| CPU share | RSS MiB | not healthy |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| CPU share | RSS MiB | full GCs | not healthy |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for w in result.windows:
         heads, posts = sorted(w.head_ms), sorted(w.post_ms)
@@ -109,7 +113,7 @@ def soak_table(name: str, result: SoakResult) -> list[str]:
         lines.append(
             f"| {w.ends_s:.0f} | {len(heads):,} | {pct(heads, 0.5)} | {pct(heads, 0.99)} | {len(posts):,} "
             f"| {pct(posts, 0.5)} | {pct(posts, 0.99)} | {w.errors} | {w.cpu_share:.0%} | {w.rss_mib:.0f} "
-            f"| {w.not_healthy} |"
+            f"| {'-' if w.full_collections is None else w.full_collections} | {w.not_healthy} |"
         )
     return lines
 
@@ -158,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             storms.setdefault(name, {})[size] = storm_row(name, start, size, args)
         if args.soak_seconds > 0:
             print(f"[{name}] soak: {args.soak_agents} agents for {args.soak_seconds:.0f} s", file=sys.stderr)
-            soaks[name] = soak_row(start, args.soak_agents, settings, args)
+            soaks[name] = soak_row(name, start, args.soak_agents, settings, args)
     lines = [database_label(args).rstrip(",") + ":", ""]
     lines += storm_table(storms) if args.storms else []
     for name, result in soaks.items():

@@ -4,8 +4,9 @@ Each of ``agents`` simulated agents sends ``HEAD /heartbeat/{id}`` every ``head_
 re-posts its (unchanged) heartbeat every ``post_every`` seconds, phases spread evenly, as a deployed
 mesh does. Latency runs from the moment a request was due to its answer, so a registry that falls
 behind shows it (no coordinated omission). Every ``window`` seconds the soak records per-window
-percentiles, the registry's CPU share and resident memory, and how many agents ``GET /agents`` lists
-as not healthy: with the registry's default timeouts, any such agent is a false alarm.
+percentiles, the registry's CPU share and resident memory, how many full (generation-2) garbage
+collections ours ran (each pauses every request), and how many agents ``GET /agents`` lists as not
+healthy: with the registry's default timeouts, any such agent is a false alarm.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.mesh import agent_id, heartbeat_payload
 from bench.process_use import cpu_seconds, resident_bytes
@@ -33,6 +35,8 @@ class Window:
     cpu_share: float = 0.0
     rss_mib: float = 0.0
     not_healthy: int = 0
+    full_collections: int | None = None
+    """Generation-2 collections in the window, for a registry that exports them (ours)."""
 
 
 @dataclass
@@ -46,6 +50,17 @@ class SoakResult:
     @property
     def false_unhealthy(self) -> int:
         return max((w.not_healthy for w in self.windows), default=0)
+
+
+def full_collections(metrics_url: str) -> int:
+    """How many generation-2 collections the process behind ``metrics_url`` has run."""
+    response = httpx.get(metrics_url, timeout=30)
+    response.raise_for_status()
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == "python_gc_collections_total" and sample.labels.get("generation") == "2":
+                return int(sample.value)
+    raise ValueError(f'{metrics_url} exports no python_gc_collections_total{{generation="2"}}')
 
 
 def not_healthy(url: str) -> int:
@@ -106,19 +121,28 @@ class SoakSettings:
     connections: int = 64
 
 
-async def _observe(url: str, pid: int, t0: float, settings: SoakSettings, out: list[Window]) -> None:
+async def _observe(
+    url: str, pid: int, metrics_url: str | None, t0: float, settings: SoakSettings, out: list[Window]
+) -> None:
     cpu = cpu_seconds(pid)
+    collections = await asyncio.to_thread(full_collections, metrics_url) if metrics_url else None
     for window in out:
         await asyncio.sleep(max(0.0, t0 + window.ends_s - time.monotonic()))
         now_cpu = cpu_seconds(pid)
         window.cpu_share = (now_cpu - cpu) / settings.window
         cpu = now_cpu
         window.rss_mib = resident_bytes(pid) / 2**20
+        if metrics_url and collections is not None:
+            now_collections = await asyncio.to_thread(full_collections, metrics_url)
+            window.full_collections, collections = now_collections - collections, now_collections
         window.not_healthy = await asyncio.to_thread(not_healthy, url)
 
 
-async def soak(url: str, pid: int, agents: int, settings: SoakSettings) -> SoakResult:
-    """Run the soak on the registered mesh of ``agents`` agents served at ``url`` by process ``pid``."""
+async def soak(
+    url: str, pid: int, agents: int, settings: SoakSettings, metrics_url: str | None = None
+) -> SoakResult:
+    """Run the soak on the registered mesh of ``agents`` agents served at ``url`` by process ``pid``;
+    ``metrics_url``: where the process exports its garbage collections (ours), to count the full ones."""
     count = max(1, round(settings.seconds / settings.window))
     windows = [Window(ends_s=settings.window * (k + 1)) for k in range(count)]
     client = RawClient(url, settings.connections)
@@ -126,7 +150,7 @@ async def soak(url: str, pid: int, agents: int, settings: SoakSettings) -> SoakR
     end = t0 + settings.window * count
     try:
         _, *behind = await asyncio.gather(
-            _observe(url, pid, t0, settings, windows),
+            _observe(url, pid, metrics_url, t0, settings, windows),
             *(_agent(i, agents, client, t0, end, settings, windows) for i in range(agents)),
         )
     finally:
@@ -134,6 +158,8 @@ async def soak(url: str, pid: int, agents: int, settings: SoakSettings) -> SoakR
     return SoakResult(windows, behind=sum(behind))
 
 
-def run_soak(url: str, pid: int, agents: int, settings: SoakSettings) -> SoakResult:
+def run_soak(
+    url: str, pid: int, agents: int, settings: SoakSettings, metrics_url: str | None = None
+) -> SoakResult:
     """The soak, synchronously."""
-    return asyncio.run(soak(url, pid, agents, settings))
+    return asyncio.run(soak(url, pid, agents, settings, metrics_url))

@@ -17,6 +17,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
     ProcessCollector,
     disable_created_metrics,
@@ -73,6 +74,7 @@ class RegistryMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         ProcessCollector(registry=r)
+        GCCollector(registry=r)  # full (generation 2) collections pause every request
         self._agent_counts: dict[str, int] = dict.fromkeys(AGENT_STATUSES, 0)
         r.register(_GuideAgentsTotal(self._agent_counts))
         self.agents = Gauge("mcp_registry_agents", "Registered agents by status", ["status"], registry=r)

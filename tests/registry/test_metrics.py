@@ -3,6 +3,8 @@ the last-seen writer, the process collector, both apps."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
@@ -162,3 +164,10 @@ async def test_the_process_collector_is_exported(registry: Harness) -> None:
     got = await scrape(registry)
     assert got[("process_cpu_seconds_total", frozenset())] > 0
     assert got[("process_resident_memory_bytes", frozenset())] > 0
+
+
+async def test_the_garbage_collections_are_exported(registry: Harness) -> None:
+    before = (await scrape(registry))[("python_gc_collections_total", frozenset({("generation", "2")}))]
+    gc.collect()
+    after = (await scrape(registry))[("python_gc_collections_total", frozenset({("generation", "2")}))]
+    assert after >= before + 1
