@@ -38,7 +38,8 @@ def test_no_outputs_execution_counts_or_kernel_specific_metadata(path: Path) -> 
     for index, cell in enumerate(notebook.cells):
         metadata = dict(cell.get("metadata", {}))
         if "solution" in metadata.get("tags", []):
-            assert metadata.pop("jupyter", None) == {"source_hidden": True}, f"cell {index}: solution not collapsed"
+            collapsed = metadata.pop("jupyter", None) == {"source_hidden": True}
+            assert collapsed, f"cell {index}: solution not collapsed"
         assert set(metadata) <= {"tags"}, f"cell {index} carries metadata {cell.metadata}"
         if cell.cell_type == "code":
             assert cell.outputs == [], f"cell {index} has outputs"
@@ -92,7 +93,8 @@ def test_every_lesson_ends_with_an_exercise_its_check_and_a_collapsed_solution(p
     assert values.get("solutions") is False, "a `solutions = False` parameter (the test suite sets it True)"
     solutions = [i for i, c in enumerate(cells) if "solution" in c.get("metadata", {}).get("tags", [])]
     checks = [i for i, c in enumerate(cells) if c.cell_type == "code" and "lk.exercise(" in c.source]
-    assert solutions and checks, "at least one exercise: a solution cell and a check cell with lk.exercise"
+    assert solutions, "at least one exercise: a solution cell"
+    assert checks, "at least one exercise: a check cell with lk.exercise"
     for solution in solutions:
         assert cells[solution].source.startswith("if solutions:"), "a solution runs only when asked for"
         assert any(check > solution for check in checks), "each solution is followed by its check"
