@@ -575,7 +575,7 @@ class Storage:
                 }
                 for offset, row in enumerate(changed)
             ]
-            conn.execute(sa.insert(registry_events), rows)
+            conn.execute(_INSERT_EVENT, rows)
             return [(row["agent_id"], row["id"]) for row in rows]
 
         changed = await self.transaction(work)
