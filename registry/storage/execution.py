@@ -74,6 +74,14 @@ class UnitOfWorkRunner:
         if self._memory_lock is not None:
             async with self._memory_lock, self.engine.connect() as conn:
                 return await conn.run_sync(work)
+        try:
+            async with self._read_engine.connect() as conn:
+                return await conn.run_sync(work)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # The pooled connection had died (the database restarted): SQLAlchemy has invalidated the pool,
+        # and a read is safe to run again, once, on a fresh connection.
         async with self._read_engine.connect() as conn:
             return await conn.run_sync(work)
 
