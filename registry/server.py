@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -23,8 +24,28 @@ def _bind(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+class RegistryConfig(Config):
+    """Hypercorn's configuration, with its Date and Server headers built once a second, not per answer.
+
+    HTTP dates have a resolution of one second; formatting one for every HEAD was a few per cent of the
+    registry's time at 10,000 agents.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._headers_by_protocol: dict[str, tuple[int, list[tuple[bytes, bytes]]]] = {}
+
+    def response_headers(self, protocol: str) -> list[tuple[bytes, bytes]]:
+        second = int(time.time())
+        cached = self._headers_by_protocol.get(protocol)
+        if cached is None or cached[0] != second:
+            cached = (second, super().response_headers(protocol))
+            self._headers_by_protocol[protocol] = cached
+        return list(cached[1])
+
+
 def hypercorn_config(host: str, port: int, grace: float) -> Config:
-    config = Config()
+    config = RegistryConfig()
     config.bind = [_bind(host, port)]
     config.graceful_timeout = grace
     config.accesslog = None
