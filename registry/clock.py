@@ -6,6 +6,7 @@ replicas whose clocks disagree, as real machines' do. No decision about the mesh
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +30,27 @@ def now() -> float:
     return time.time()
 
 
+_SECOND_TEXT_CACHE = 4096
+_second_texts: dict[int, str] = {}
+
+
 def rfc3339(seconds: float | None = None) -> str:
-    """UTC RFC 3339 with microseconds, e.g. ``2026-11-24T06:43:27.231111Z``."""
-    moment = datetime.fromtimestamp(now() if seconds is None else seconds, tz=UTC)
-    return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"
+    """UTC RFC 3339 with microseconds, e.g. ``2026-11-24T06:43:27.231111Z``.
+
+    The same text as ``datetime.fromtimestamp(seconds, UTC).isoformat()`` (microseconds rounded half to
+    even), with each second's date and time formatted once: ``GET /agents`` writes one per agent.
+    """
+    moment = now() if seconds is None else seconds
+    if moment < 0:
+        return datetime.fromtimestamp(moment, tz=UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    fraction, whole = math.modf(moment)
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    second = int(whole)
+    text = _second_texts.get(second)
+    if text is None:
+        if len(_second_texts) >= _SECOND_TEXT_CACHE:
+            _second_texts.clear()
+        text = _second_texts[second] = datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{micro:06d}Z"
