@@ -25,6 +25,7 @@ LISTING_CACHE_SIZE = 32  # distinct filters kept rendered
 PARTIAL_LIMIT = 200  # more changed agents than this: re-read the whole list
 REREAD_LIMIT = 900  # more changed agents and consumers together than this: the same
 SEEN_CACHE_SIZE = 100_000
+ENCODE_SLICE = 1000  # agents encoded between two turns of the event loop
 
 
 @dataclass(slots=True)
@@ -60,7 +61,7 @@ class AgentListing:
                 listing = self._listings.get(flt)
                 if listing is None or not self._current(listing):
                     listing = await self._refresh(flt, listing)
-        return self._encode(listing)
+        return await self._encode(listing)
 
     def _expired(self, listing: _Listing) -> bool:
         """Other replicas' POSTs write no event: with a shared database, re-read at least every sync."""
@@ -120,18 +121,26 @@ class AgentListing:
             listing.entries[row.agent_id] = _entry(row, tools.get(row.agent_id, []), listing.statuses)
         return True
 
-    def _encode(self, listing: _Listing) -> bytes:
-        # One join over the fragments and their suffixes: no per-agent concatenation on the way.
+    async def _encode(self, listing: _Listing) -> bytes:
+        """One join over the fragments and their suffixes: no per-agent concatenation on the way.
+
+        Every last-seen time may have moved since the last request, so a large listing is encoded in
+        slices with a turn of the event loop between them: heartbeats are not held up behind it.
+        """
+        entries = list(listing.entries.items())  # the listing may be updated in place during a turn
         parts: list[bytes] = []
-        for agent_id, entry in listing.entries.items():
-            parts += (entry.fragment, self._seen_suffix(agent_id, entry.updated_at), b",")
+        for start in range(0, len(entries), ENCODE_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            for agent_id, entry in entries[start : start + ENCODE_SLICE]:
+                parts += (entry.fragment, self._seen_suffix(agent_id, entry.updated_at), b",")
         if parts:
             parts[0] = b'{"agents":[' + parts[0]
             parts[-1] = b"]"
         else:
             parts.append(b'{"agents":null')
         timestamp = clock.rfc3339().encode()
-        parts.append(b',"count":%d,"timestamp":"%s"}' % (len(listing.entries), timestamp))
+        parts.append(b',"count":%d,"timestamp":"%s"}' % (len(entries), timestamp))
         return b"".join(parts)
 
     def _seen_suffix(self, agent_id: str, updated_at: float) -> bytes:

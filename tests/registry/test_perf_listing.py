@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 import pytest
 
+from registry import listing as listing_module
 from registry.listing import AgentListing
 from registry.storage.repository import AgentFilter
 from tests.registry.conftest import Harness, tool
@@ -86,3 +88,31 @@ async def test_a_change_reads_only_the_changed_agent(registry: Harness) -> None:
     assert [agent["version"] for agent in body["agents"]] == ["", "2.0.0", ""]
     await listed(registry)
     assert reads == [{"agent-b"}], "an unchanged mesh is answered from memory"
+
+
+async def test_a_large_listing_is_encoded_in_slices_with_turns_of_the_loop_between(
+    registry: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for index in range(7):
+        await registry.register(f"agent-{index}", [tool("f", f"cap-{index}")])
+    whole = await listed(registry)
+    monkeypatch.setattr(listing_module, "ENCODE_SLICE", 2)
+    listing = AgentListing(registry.runtime.storage, registry.runtime.liveness)
+    await listing.body(AgentFilter())  # rendered: the next body only encodes
+    turns = 0
+
+    async def other_work() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    meanwhile = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    try:
+        body = orjson.loads(await listing.body(AgentFilter()))
+    finally:
+        meanwhile.cancel()
+    assert turns >= 4, f"other work ran {turns} times while 7 agents were encoded 2 at a time"
+    body.pop("timestamp")
+    assert body == whole
