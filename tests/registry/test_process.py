@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -117,10 +118,11 @@ def test_sigterm_drains_flushes_and_exits_0(tmp_path: Path) -> None:
         assert httpx.head(registry.url + "/heartbeat/agent-a").status_code == 200
 
         async def load_then_stop() -> tuple[list[int | str], int]:
-            """60 concurrent registrations; SIGTERM once 5 are answered; count 200s answered after it."""
+            """60 concurrent registrations and 3 whose bodies finish only after the SIGTERM, sent once 5
+            are answered; count the 200s answered after the signal."""
             answered, after_signal = 0, 0
-            five_answered = asyncio.Event()
-            signalled = False
+            five_answered, signalled = asyncio.Event(), asyncio.Event()
+            slow_started = [asyncio.Event() for _ in range(3)]
             async with httpx.AsyncClient(base_url=registry.url, timeout=30, limits=httpx.Limits()) as client:
 
                 async def one(index: int) -> int | str:
@@ -130,21 +132,42 @@ def test_sigterm_drains_flushes_and_exits_0(tmp_path: Path) -> None:
                     except httpx.TransportError as exc:  # not yet started when the listener closed
                         return type(exc).__name__
                     answered += 1
-                    after_signal += signalled and status == 200
+                    after_signal += signalled.is_set() and status == 200
                     if answered >= 5:
                         five_answered.set()
                     return status
 
+                async def half_then_the_rest(index: int) -> AsyncIterator[bytes]:
+                    body = json.dumps(guide_agent(index)).encode()
+                    yield body[:10]
+                    slow_started[index - 60].set()  # the first part is on its way: the request is in flight
+                    await signalled.wait()
+                    await asyncio.sleep(0.2)
+                    yield body[10:]
+
+                async def in_flight_at_the_signal(index: int) -> int:
+                    nonlocal after_signal
+                    headers = {"content-type": "application/json"}
+                    response = await client.post(
+                        "/agents", content=half_then_the_rest(index), headers=headers
+                    )
+                    after_signal += response.status_code == 200
+                    return response.status_code
+
                 tasks = [asyncio.create_task(one(i)) for i in range(60)]
+                slow = [asyncio.create_task(in_flight_at_the_signal(i)) for i in range(60, 63)]
                 await asyncio.wait_for(five_answered.wait(), 20)
+                for started in slow_started:
+                    await asyncio.wait_for(started.wait(), 20)
                 registry.signal(signal.SIGTERM)
-                signalled = True
-                return list(await asyncio.gather(*tasks)), after_signal
+                signalled.set()
+                return list(await asyncio.gather(*tasks, *slow)), after_signal
 
         outcomes, finished_after_signal = asyncio.run(load_then_stop())
         assert registry.wait(timeout=30) == 0
         assert all(o == 200 or isinstance(o, str) for o in outcomes), outcomes
-        assert finished_after_signal > 0, "requests in flight at SIGTERM were finished"
+        assert outcomes[60:] == [200, 200, 200], "requests in flight at SIGTERM were finished"
+        assert finished_after_signal >= 3
         assert "registry stopped: batched writes flushed" in registry.log()
     db = sqlite3.connect(tmp_path / "registry.db")
     created, last_seen = db.execute(
