@@ -7,7 +7,7 @@ skipped with a reason where the service is absent (a failure under CI=true).
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,8 @@ from registry.clock import SYSTEM_CLOCK, Clock
 from registry.config import load_settings
 from registry.runtime import RegistryRuntime
 from tests.conftest import require_service
+from tests.processes import free_port
+from tests.tcp_proxy import TcpRelay
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 MYSQL_HOST, MYSQL_PORT = "127.0.0.1", 3306
@@ -145,3 +147,16 @@ def tool(
         "tags": tags or [],
         **extra,
     }
+
+
+POSTGRES = ("127.0.0.1", 5432)
+
+
+@pytest.fixture
+def relay() -> Iterator[TcpRelay]:
+    """A loopback relay in front of the machine's PostgreSQL, for a test to cut and restore."""
+    require_service("PostgreSQL", *POSTGRES)
+    relay = TcpRelay(POSTGRES, free_port())
+    relay.start()
+    yield relay
+    relay.stop()

@@ -7,7 +7,7 @@ the way a database restart does, while the machine's PostgreSQL stays up for the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,26 +18,13 @@ from sqlalchemy.exc import DBAPIError
 from registry.storage import engine as engine_module
 from registry.storage.engine import create_engine
 from registry.storage.execution import UnitOfWorkRunner
-from tests.conftest import require_service
-from tests.processes import free_port
 from tests.tcp_proxy import TcpRelay
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(60)]
 
-PG = ("127.0.0.1", 5432)
-
 
 def select_one(conn: Connection) -> int:
     return int(conn.execute(sa.text("SELECT 1")).scalar_one())
-
-
-@pytest.fixture
-def relay() -> Iterator[TcpRelay]:
-    require_service("PostgreSQL", *PG)
-    relay = TcpRelay(PG, free_port())
-    relay.start()
-    yield relay
-    relay.stop()
 
 
 @pytest.fixture

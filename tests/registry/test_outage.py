@@ -18,23 +18,13 @@ import httpx
 import pytest
 
 from tests.compat.agent_processes import wait_for
-from tests.conftest import require_service
-from tests.processes import RunningProcess, free_port, run_registry
+from tests.processes import RunningProcess, run_registry
 from tests.tcp_proxy import TcpRelay
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(180)]
 
 PG = ("127.0.0.1", 5432)
 JOB = "00000000-0000-0000-0000-000000000001"
-
-
-@pytest.fixture
-def relay() -> Iterator[TcpRelay]:
-    require_service("PostgreSQL", *PG)
-    relay = TcpRelay(PG, free_port())
-    relay.start()
-    yield relay
-    relay.stop()
 
 
 @pytest.fixture
