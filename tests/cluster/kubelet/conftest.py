@@ -46,13 +46,21 @@ class Kubectl:
     def apply(self, manifest: str) -> None:
         self.run("apply", "-f", "-", input=manifest)
 
-    def wait_for(self, condition: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    def wait_for(
+        self,
+        condition: Callable[[], bool],
+        what: str,
+        timeout: float = 90.0,
+        explain: Callable[[], str] | None = None,
+    ) -> None:
+        """Poll condition until it holds; on timeout, fail with what explain() tells of the state."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if condition():
                 return
             time.sleep(0.5)
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        state = f"\n{explain()}" if explain else ""
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{state}")
 
     def jsonpath(self, kind_name: str, path: str) -> str:
         return self.run("get", kind_name, "-o", f"jsonpath={path}", check=False).stdout
