@@ -98,25 +98,20 @@ print(len(sources), "modules,", len(missing), "without bytecode:", *missing[:5])
 """
 
 
-def _registry_pod(kubectl: Kubectl) -> None:
-    """A pod running the registry image's own command, with /data on an emptyDir."""
-    extra = """    imagePullPolicy: Never
-    volumeMounts: [{name: data, mountPath: /data}]
-  volumes: [{name: data, emptyDir: {}}]"""
-    manifest = busybox_pod("registry", "unused", extra).replace(
-        "image: busybox", "image: mcp-mesh/registry:dev"
-    )
-    kubectl.apply(manifest.replace('    command: ["sh", "-c", "unused"]\n', ""))
-    kubectl.wait_running("registry", timeout=120)
-
-
 def test_registry_image_has_the_guide_debug_tools(kubectl20: Kubectl) -> None:
     """The registry pod as the guide debugs it: wget to its health, sqlite3 on its database, df.
 
     And every module the registry imports comes with its bytecode: compiling them at each start takes
     most of the start-up and pages the compiler in and out under a tight memory limit.
     """
-    _registry_pod(kubectl20)
+    extra = """    imagePullPolicy: Never
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, emptyDir: {}}]"""
+    manifest = busybox_pod("registry", "unused", extra).replace(
+        "image: busybox", "image: mcp-mesh/registry:dev"
+    )
+    kubectl20.apply(manifest.replace('    command: ["sh", "-c", "unused"]\n', ""))
+    kubectl20.wait_running("registry", timeout=120)
 
     def healthy() -> bool:
         result = kubectl20.run(
