@@ -38,8 +38,8 @@ def test_the_memory_pitfall_ends_oomkilled(kubectl20: Kubectl) -> None:
     """manifests/pitfalls/memory-limit-too-low.yaml: the registry under a 16Mi limit is OOMKilled.
 
     Before the kill the kernel reclaims the container's page cache: an image whose modules compile at
-    every start pages the compiler in and out for a minute or more under load, so this also guards the image's
-    bytecode (registry/Dockerfile).
+    every start pages the compiler in and out for a minute or more under load, so this also guards the
+    image's bytecode (registry/Dockerfile).
     """
     manifest = (MANIFESTS / "pitfalls" / "memory-limit-too-low.yaml").read_text()
     kubectl20.apply(manifest.replace("namespace: mcp-mesh", f"namespace: {kubectl20.namespace}"))
